@@ -1,0 +1,53 @@
+"""Media-server adapters behind one ``MediaServer`` protocol."""
+
+from __future__ import annotations
+
+import importlib
+
+from ..errors import ConfigError
+from .base import (
+    KINDS,
+    EntityKind,
+    MediaServer,
+    ServerAlbum,
+    ServerArtist,
+    ServerConfig,
+    ServerItem,
+    ServerTrack,
+)
+
+__all__ = [
+    "KINDS",
+    "SERVER_KINDS",
+    "EntityKind",
+    "MediaServer",
+    "ServerAlbum",
+    "ServerArtist",
+    "ServerConfig",
+    "ServerItem",
+    "ServerTrack",
+    "open_server",
+]
+
+# kind -> (module, class). Imported lazily so that plexapi is loaded only for Plex.
+_ADAPTERS: dict[str, tuple[str, str]] = {
+    "snapshot": (".snapshot", "SnapshotServer"),
+    "jellyfin": (".jellyfin", "JellyfinServer"),
+    "emby": (".jellyfin", "JellyfinServer"),
+    "plex": (".plex", "PlexServer"),
+    "subsonic": (".subsonic", "SubsonicServer"),
+}
+SERVER_KINDS: tuple[str, ...] = tuple(_ADAPTERS)
+
+
+def open_server(config: ServerConfig) -> MediaServer:
+    """Build the adapter for ``config.kind``; it connects lazily or in its constructor."""
+    try:
+        module_name, class_name = _ADAPTERS[config.kind]
+    except KeyError:
+        raise ConfigError(
+            f"unknown server kind {config.kind!r} (choose from {', '.join(SERVER_KINDS)})"
+        ) from None
+    module = importlib.import_module(module_name, __name__)
+    adapter: MediaServer = getattr(module, class_name)(config)
+    return adapter

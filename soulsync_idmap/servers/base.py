@@ -1,0 +1,140 @@
+"""What every media-server adapter returns and promises.
+
+Adapters turn a server's wire format into these plain frozen dataclasses; nothing
+outside ``servers/`` imports plexapi or knows a server's JSON or XML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol, runtime_checkable
+
+__all__ = [
+    "EntityKind",
+    "MediaServer",
+    "ServerAlbum",
+    "ServerArtist",
+    "ServerConfig",
+    "ServerItem",
+    "ServerTrack",
+]
+
+EntityKind = Literal["artist", "album", "track"]
+KINDS: tuple[EntityKind, ...] = ("artist", "album", "track")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerArtist:
+    """An artist as one server sees it."""
+
+    native_id: str
+    name: str
+    sort_name: str | None = None
+    mbid: str | None = None
+    added_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    kind: EntityKind = field(default="artist", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerAlbum:
+    """An album; ``artist_id`` is the native id of its album artist on the same server."""
+
+    native_id: str
+    title: str
+    artist_id: str | None = None
+    artist_name: str | None = None
+    year: int | None = None
+    mbid: str | None = None
+    added_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    kind: EntityKind = field(default="album", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerTrack:
+    """A track; parent ids are native ids on the same server.
+
+    ``artist_id``/``artist_name`` name the track artist (which may differ from the album
+    artist); ``mbid`` is the MusicBrainz *recording* id when the server knows it.
+    """
+
+    native_id: str
+    title: str
+    album_id: str | None = None
+    artist_id: str | None = None
+    artist_name: str | None = None
+    album_title: str | None = None
+    track_number: int | None = None
+    disc_number: int | None = None
+    duration_ms: int | None = None
+    year: int | None = None
+    mbid: str | None = None
+    isrc: str | None = None
+    path: str | None = None
+    added_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    kind: EntityKind = field(default="track", init=False)
+
+
+ServerItem = ServerArtist | ServerAlbum | ServerTrack
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """How to reach one configured server. Secrets live here only in memory."""
+
+    name: str
+    kind: str
+    url: str
+    token: str | None = None
+    user: str | None = None
+    password: str | None = None
+    library: str | None = None
+    path_map: tuple[tuple[str, str], ...] = ()
+    verify_tls: bool = True
+    page_size: int | None = None
+    timeout: float = 30.0
+
+    def __repr__(self) -> str:  # never show secrets
+        return f"ServerConfig(name={self.name!r}, kind={self.kind!r}, url={self.url!r})"
+
+
+@runtime_checkable
+class MediaServer(Protocol):
+    """The one interface the sync engine talks to.
+
+    ``iter_*`` stream items page by page (generators; memory stays bounded by the page).
+    ``changed_since`` yields every item added or changed at or after ``watermark`` —
+    artists first, then albums, then tracks, so parents come before children.
+    ``all_ids`` lists the native ids of one kind, as cheaply as the server allows; it is
+    what removal detection compares against. It must raise, never return a partial list.
+    """
+
+    name: str
+    kind: str
+
+    def instance_id(self) -> str:
+        """A stable id of the server instance (Plex machineIdentifier, Jellyfin ServerId)."""
+        ...
+
+    def iter_artists(self) -> Iterator[ServerArtist]: ...
+
+    def iter_albums(self) -> Iterator[ServerAlbum]: ...
+
+    def iter_tracks(self) -> Iterator[ServerTrack]: ...
+
+    def changed_since(self, watermark: datetime) -> Iterator[ServerItem]: ...
+
+    def all_ids(self, kind: EntityKind) -> Iterator[str]: ...
+
+    def set_artist_image(self, native_id: str, data: bytes, content_type: str) -> None:
+        """Upload an artist image; raise ``Unsupported`` where the server cannot."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,311 @@
+"""The ``snapshot`` server kind: a JSON Lines library file.
+
+One object a line: ``kind`` (artist|album|track), ``id`` (native id, unique per kind),
+``name`` (artist/album name or track title), ``artist_id`` (album: album artist; track:
+track artist), ``album_id`` (track), ``track_number``, ``disc_number``, ``duration_ms``,
+``year``, ``mbid``, ``isrc``, ``path``, ``added_at``, ``updated_at`` (ISO 8601).
+Only ``kind``, ``id`` and ``name`` are required. An unknown field is ignored with a
+warning (once per field name); a malformed line is a ``SnapshotError`` naming its line.
+
+The same format is what the bundled fake servers serve and what tests generate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..errors import SnapshotError, Unsupported
+from .base import EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack
+
+__all__ = ["SnapshotServer", "item_to_json", "parse_datetime", "read_snapshot", "write_snapshot"]
+
+log = logging.getLogger(__name__)
+
+KNOWN_FIELDS = frozenset(
+    {
+        "kind", "id", "name", "artist_id", "album_id", "track_number", "disc_number",
+        "duration_ms", "year", "mbid", "isrc", "path", "added_at", "updated_at",
+        # Written by write_snapshot for readability; harmless on read.
+        "sort_name", "artist_name", "album_name",
+    }
+)
+_INT_FIELDS = ("track_number", "disc_number", "duration_ms", "year")
+_STR_FIELDS = ("artist_id", "album_id", "mbid", "isrc", "path", "sort_name", "artist_name", "album_name")
+
+
+def parse_datetime(value: str) -> datetime:
+    """Parse ISO 8601 (``Z`` allowed, up to 7 fractional digits); naive means UTC."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    # Jellyfin writes 7 fractional digits; Python < 3.11 accepted 6 only, trim to be safe.
+    if "." in text:
+        head, _, rest = text.partition(".")
+        digits = ""
+        i = 0
+        while i < len(rest) and rest[i].isdigit():
+            digits += rest[i]
+            i += 1
+        text = f"{head}.{digits[:6].ljust(6, '0')}{rest[i:]}"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+class _LineReader:
+    """Validates one snapshot line at a time, remembering what it warned about."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.warned: set[str] = set()
+        self.seen: dict[str, set[str]] = {"artist": set(), "album": set(), "track": set()}
+
+    def fail(self, lineno: int, message: str) -> SnapshotError:
+        return SnapshotError(message, path=self.path, line=lineno)
+
+    def parse(self, raw: str, lineno: int) -> ServerItem | None:
+        text = raw.strip()
+        if not text:
+            return None
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise self.fail(lineno, f"not valid JSON ({exc.msg})") from None
+        if not isinstance(obj, dict):
+            raise self.fail(lineno, "expected a JSON object")
+        for key in obj:
+            if key not in KNOWN_FIELDS and key not in self.warned:
+                self.warned.add(key)
+                log.warning("%s:%d: unknown field %r ignored", self.path, lineno, key)
+        kind = obj.get("kind")
+        if kind not in ("artist", "album", "track"):
+            raise self.fail(lineno, f"'kind' must be artist, album or track, not {kind!r}")
+        native_id = self._required_str(obj, "id", lineno)
+        name = self._required_str(obj, "name", lineno)
+        if "\x00" in native_id:
+            raise self.fail(lineno, "'id' contains a NUL character")
+        ints = {f: self._int(obj, f, lineno) for f in _INT_FIELDS}
+        strs = {f: self._str(obj, f, lineno) for f in _STR_FIELDS}
+        added = self._date(obj, "added_at", lineno)
+        updated = self._date(obj, "updated_at", lineno)
+        seen = self.seen[kind]
+        if native_id in seen:
+            log.warning("%s:%d: duplicate %s id %r skipped", self.path, lineno, kind, native_id)
+            return None
+        seen.add(native_id)
+        if kind == "artist":
+            return ServerArtist(
+                native_id=native_id, name=name, sort_name=strs["sort_name"], mbid=strs["mbid"],
+                added_at=added, updated_at=updated,
+            )
+        if kind == "album":
+            return ServerAlbum(
+                native_id=native_id, title=name, artist_id=strs["artist_id"],
+                artist_name=strs["artist_name"], year=ints["year"], mbid=strs["mbid"],
+                added_at=added, updated_at=updated,
+            )
+        return ServerTrack(
+            native_id=native_id, title=name, album_id=strs["album_id"], artist_id=strs["artist_id"],
+            artist_name=strs["artist_name"], album_title=strs["album_name"],
+            track_number=ints["track_number"], disc_number=ints["disc_number"],
+            duration_ms=ints["duration_ms"], year=ints["year"], mbid=strs["mbid"], isrc=strs["isrc"],
+            path=strs["path"], added_at=added, updated_at=updated,
+        )
+
+    def _required_str(self, obj: dict[str, Any], key: str, lineno: int) -> str:
+        value = obj.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and key == "id":
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(lineno, f"'{key}' is required and must be a non-empty string")
+        return value
+
+    def _str(self, obj: dict[str, Any], key: str, lineno: int) -> str | None:
+        value = obj.get(key)
+        if value is None or value == "":
+            return None
+        if isinstance(value, int) and not isinstance(value, bool) and key.endswith("_id"):
+            return str(value)
+        if not isinstance(value, str):
+            raise self.fail(lineno, f"'{key}' must be a string")
+        return value
+
+    def _int(self, obj: dict[str, Any], key: str, lineno: int) -> int | None:
+        value = obj.get(key)
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise self.fail(lineno, f"'{key}' must be a whole number")
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise self.fail(lineno, f"'{key}' must be a whole number, not {value!r}") from None
+        if number < 0 or number > 2**62:
+            raise self.fail(lineno, f"'{key}' is out of range: {number}")
+        return number
+
+    def _date(self, obj: dict[str, Any], key: str, lineno: int) -> datetime | None:
+        value = obj.get(key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise self.fail(lineno, f"'{key}' must be an ISO 8601 string")
+        try:
+            return parse_datetime(value)
+        except ValueError:
+            raise self.fail(lineno, f"'{key}' is not an ISO 8601 date: {value!r}") from None
+
+
+def _open(path: str | os.PathLike[str]) -> TextIO:
+    try:
+        return open(path, encoding="utf-8", errors="strict")  # noqa: SIM115 - closed by caller
+    except FileNotFoundError:
+        raise SnapshotError("file not found", path=str(path)) from None
+    except IsADirectoryError:
+        raise SnapshotError("is a directory, not a snapshot file", path=str(path)) from None
+    except PermissionError:
+        raise SnapshotError("permission denied", path=str(path)) from None
+
+
+def read_snapshot(path: str | os.PathLike[str]) -> Iterator[ServerItem]:
+    """Stream the items of a snapshot file, validating each line."""
+    reader = _LineReader(str(path))
+    with _open(path) as handle:
+        lineno = 0
+        try:
+            for lineno, raw in enumerate(handle, start=1):  # noqa: B007 - used in except
+                item = reader.parse(raw, lineno)
+                if item is not None:
+                    yield item
+        except UnicodeDecodeError:
+            raise SnapshotError("not valid UTF-8", path=str(path), line=lineno + 1) from None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def item_to_json(item: ServerItem) -> dict[str, Any]:
+    """The snapshot object of one item (None fields left out)."""
+    data: dict[str, Any] = {"kind": item.kind, "id": item.native_id}
+    if isinstance(item, ServerArtist):
+        data.update(name=item.name, sort_name=item.sort_name, mbid=item.mbid)
+    elif isinstance(item, ServerAlbum):
+        data.update(name=item.title, artist_id=item.artist_id, year=item.year, mbid=item.mbid)
+    else:
+        data.update(
+            name=item.title, artist_id=item.artist_id, album_id=item.album_id,
+            track_number=item.track_number, disc_number=item.disc_number,
+            duration_ms=item.duration_ms, year=item.year, mbid=item.mbid, isrc=item.isrc,
+            path=item.path,
+        )
+    data.update(added_at=_iso(item.added_at), updated_at=_iso(item.updated_at))
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def write_snapshot(path: str | os.PathLike[str], items: Iterable[ServerItem]) -> int:
+    """Write items as a snapshot file; returns how many were written."""
+    count = 0
+    with open(path, "w", encoding="utf-8") as handle:
+        for item in items:
+            handle.write(json.dumps(item_to_json(item), ensure_ascii=False, separators=(",", ":")))
+            handle.write("\n")
+            count += 1
+    return count
+
+
+class SnapshotServer:
+    """A snapshot file read as if it were a media server.
+
+    Track and album items get their parents' names filled in from the same file, so the
+    sync engine sees the same shape as from a real server.
+    """
+
+    kind = "snapshot"
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.name = config.name
+        self.path = Path(config.url).expanduser()
+
+    def instance_id(self) -> str:
+        return "snapshot:" + hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:16]
+
+    def _names(self) -> tuple[dict[str, str], dict[str, str]]:
+        artists: dict[str, str] = {}
+        albums: dict[str, str] = {}
+        for item in read_snapshot(self.path):
+            if isinstance(item, ServerArtist):
+                artists[item.native_id] = item.name
+            elif isinstance(item, ServerAlbum):
+                albums[item.native_id] = item.title
+        return artists, albums
+
+    def _items(self, kind: EntityKind | None) -> Iterator[ServerItem]:
+        if kind == "artist":
+            yield from (i for i in read_snapshot(self.path) if i.kind == "artist")
+            return
+        artists, albums = self._names()
+        for item in read_snapshot(self.path):
+            if kind is not None and item.kind != kind:
+                continue
+            if isinstance(item, ServerAlbum) and item.artist_name is None and item.artist_id:
+                yield _with(item, artist_name=artists.get(item.artist_id))
+            elif isinstance(item, ServerTrack):
+                changes: dict[str, Any] = {}
+                if item.artist_name is None and item.artist_id:
+                    changes["artist_name"] = artists.get(item.artist_id)
+                if item.album_title is None and item.album_id:
+                    changes["album_title"] = albums.get(item.album_id)
+                yield _with(item, **changes) if changes else item
+            else:
+                yield item
+
+    def iter_artists(self) -> Iterator[ServerArtist]:
+        for item in self._items("artist"):
+            assert isinstance(item, ServerArtist)
+            yield item
+
+    def iter_albums(self) -> Iterator[ServerAlbum]:
+        for item in self._items("album"):
+            assert isinstance(item, ServerAlbum)
+            yield item
+
+    def iter_tracks(self) -> Iterator[ServerTrack]:
+        for item in self._items("track"):
+            assert isinstance(item, ServerTrack)
+            yield item
+
+    def changed_since(self, watermark: datetime) -> Iterator[ServerItem]:
+        order = {"artist": 0, "album": 1, "track": 2}
+        changed = [
+            item for item in self._items(None)
+            if (item.updated_at or item.added_at) is None
+            or max(d for d in (item.updated_at, item.added_at) if d is not None) >= watermark
+        ]
+        changed.sort(key=lambda i: order[i.kind])
+        yield from changed
+
+    def all_ids(self, kind: EntityKind) -> Iterator[str]:
+        for item in read_snapshot(self.path):
+            if item.kind == kind:
+                yield item.native_id
+
+    def set_artist_image(self, native_id: str, data: bytes, content_type: str) -> None:
+        raise Unsupported("snapshot files hold no images", server=self.name)
+
+    def close(self) -> None:
+        return None
+
+
+def _with(item: Any, **changes: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(item, **changes)
