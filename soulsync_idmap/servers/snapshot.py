@@ -30,10 +30,24 @@ log = logging.getLogger(__name__)
 
 KNOWN_FIELDS = frozenset(
     {
-        "kind", "id", "name", "artist_id", "album_id", "track_number", "disc_number",
-        "duration_ms", "year", "mbid", "isrc", "path", "added_at", "updated_at",
+        "kind",
+        "id",
+        "name",
+        "artist_id",
+        "album_id",
+        "track_number",
+        "disc_number",
+        "duration_ms",
+        "year",
+        "mbid",
+        "isrc",
+        "path",
+        "added_at",
+        "updated_at",
         # Written by write_snapshot for readability; harmless on read.
-        "sort_name", "artist_name", "album_name",
+        "sort_name",
+        "artist_name",
+        "album_name",
     }
 )
 _INT_FIELDS = ("track_number", "disc_number", "duration_ms", "year")
@@ -103,21 +117,40 @@ class _LineReader:
         seen.add(native_id)
         if kind == "artist":
             return ServerArtist(
-                native_id=native_id, name=name, sort_name=strs["sort_name"], mbid=strs["mbid"],
-                added_at=added, updated_at=updated,
+                native_id=native_id,
+                name=name,
+                sort_name=strs["sort_name"],
+                mbid=strs["mbid"],
+                added_at=added,
+                updated_at=updated,
             )
         if kind == "album":
             return ServerAlbum(
-                native_id=native_id, title=name, artist_id=strs["artist_id"],
-                artist_name=strs["artist_name"], year=ints["year"], mbid=strs["mbid"],
-                added_at=added, updated_at=updated,
+                native_id=native_id,
+                title=name,
+                artist_id=strs["artist_id"],
+                artist_name=strs["artist_name"],
+                year=ints["year"],
+                mbid=strs["mbid"],
+                added_at=added,
+                updated_at=updated,
             )
         return ServerTrack(
-            native_id=native_id, title=name, album_id=strs["album_id"], artist_id=strs["artist_id"],
-            artist_name=strs["artist_name"], album_title=strs["album_name"],
-            track_number=ints["track_number"], disc_number=ints["disc_number"],
-            duration_ms=ints["duration_ms"], year=ints["year"], mbid=strs["mbid"], isrc=strs["isrc"],
-            path=strs["path"], added_at=added, updated_at=updated,
+            native_id=native_id,
+            title=name,
+            album_id=strs["album_id"],
+            artist_id=strs["artist_id"],
+            artist_name=strs["artist_name"],
+            album_title=strs["album_name"],
+            track_number=ints["track_number"],
+            disc_number=ints["disc_number"],
+            duration_ms=ints["duration_ms"],
+            year=ints["year"],
+            mbid=strs["mbid"],
+            isrc=strs["isrc"],
+            path=strs["path"],
+            added_at=added,
+            updated_at=updated,
         )
 
     def _required_str(self, obj: dict[str, Any], key: str, lineno: int) -> str:
@@ -166,7 +199,7 @@ class _LineReader:
 
 def _open(path: str | os.PathLike[str]) -> TextIO:
     try:
-        return open(path, encoding="utf-8", errors="strict")  # noqa: SIM115 - closed by caller
+        return open(path, encoding="utf-8", errors="strict")
     except FileNotFoundError:
         raise SnapshotError("file not found", path=str(path)) from None
     except IsADirectoryError:
@@ -181,7 +214,7 @@ def read_snapshot(path: str | os.PathLike[str]) -> Iterator[ServerItem]:
     with _open(path) as handle:
         lineno = 0
         try:
-            for lineno, raw in enumerate(handle, start=1):  # noqa: B007 - used in except
+            for lineno, raw in enumerate(handle, start=1):
                 item = reader.parse(raw, lineno)
                 if item is not None:
                     yield item
@@ -202,9 +235,15 @@ def item_to_json(item: ServerItem) -> dict[str, Any]:
         data.update(name=item.title, artist_id=item.artist_id, year=item.year, mbid=item.mbid)
     else:
         data.update(
-            name=item.title, artist_id=item.artist_id, album_id=item.album_id,
-            track_number=item.track_number, disc_number=item.disc_number,
-            duration_ms=item.duration_ms, year=item.year, mbid=item.mbid, isrc=item.isrc,
+            name=item.title,
+            artist_id=item.artist_id,
+            album_id=item.album_id,
+            track_number=item.track_number,
+            disc_number=item.disc_number,
+            duration_ms=item.duration_ms,
+            year=item.year,
+            mbid=item.mbid,
+            isrc=item.isrc,
             path=item.path,
         )
     data.update(added_at=_iso(item.added_at), updated_at=_iso(item.updated_at))
@@ -286,7 +325,8 @@ class SnapshotServer:
     def changed_since(self, watermark: datetime) -> Iterator[ServerItem]:
         order = {"artist": 0, "album": 1, "track": 2}
         changed = [
-            item for item in self._items(None)
+            item
+            for item in self._items(None)
             if (item.updated_at or item.added_at) is None
             or max(d for d in (item.updated_at, item.added_at) if d is not None) >= watermark
         ]

@@ -1,0 +1,1 @@
+"""Fake media servers on loopback, for tests, benchmarks and ``idmap demo``."""
