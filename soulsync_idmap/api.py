@@ -1,0 +1,96 @@
+"""The Python API for host apps: ``IdMap``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from types import TracebackType
+
+from .errors import ConfigError, NotFound
+from .mapping import translate
+from .mapping.models import Server
+from .mapping.store import Store, normalize_uuid
+
+__all__ = ["IdMap"]
+
+
+class IdMap:
+    """Translate between permanent UUIDs and each server's native ids.
+
+    >>> with IdMap.open("sqlite:///music.idmap.db") as idmap:   # doctest: +SKIP
+    ...     idmap.resolve(uuid)            # native id on the active server, or None
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._servers: dict[str, Server] = {}
+
+    @classmethod
+    def open(cls, url: str | None = None) -> IdMap:
+        """Open (and if needed create or upgrade) the mapping database at ``url``."""
+        return cls(Store.open(url))
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> IdMap:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- servers ---------------------------------------------------------------------
+    def _server(self, name: str | None) -> Server:
+        if name is None:
+            active = self.store.active_server()
+            if active is None:
+                raise ConfigError("no active server; add one with 'idmap servers add'")
+            return active
+        cached = self._servers.get(name)
+        if cached is None:
+            cached = self._servers[name] = self.store.server(name)
+        return cached
+
+    @property
+    def active_server(self) -> str | None:
+        active = self.store.active_server()
+        return active.name if active else None
+
+    def activate(self, name: str) -> None:
+        self.store.activate(name)
+
+    # -- translation -----------------------------------------------------------------
+    def resolve(self, uuid: str, server: str | None = None) -> str | None:
+        """The native id of ``uuid`` on ``server`` (default: the active one), or None."""
+        key = normalize_uuid(uuid)
+        return self.resolve_many([key], server)[key]
+
+    def resolve_many(self, uuids: Iterable[str], server: str | None = None) -> dict[str, str | None]:
+        """``{uuid: native id or None}``; a fixed number of queries per 10,000 UUIDs."""
+        keys = [normalize_uuid(u) for u in uuids]
+        target = self._server(server)
+        assert target.id is not None
+        with self.store.engine.connect() as conn:
+            return translate.resolve_many(conn, target.id, keys)
+
+    def lookup(self, server: str, native_id: str, kind: str | None = None) -> str | None:
+        """The UUID of a native id on ``server`` (following redirects), or None."""
+        target = self._server(server)
+        assert target.id is not None
+        with self.store.engine.connect() as conn:
+            return translate.lookup(conn, target.id, native_id, kind)
+
+    def translate(self, server: str, native_id: str, to: str | None = None) -> str | None:
+        """The native id on ``to`` (default: the active server) of a native id on ``server``."""
+        uuid = self.lookup(server, native_id)
+        if uuid is None:
+            return None
+        return self.resolve(uuid, to)
+
+    def require(self, server: str, native_id: str) -> str:
+        """Like ``lookup`` but raising ``NotFound``."""
+        uuid = self.lookup(server, native_id)
+        if uuid is None:
+            raise NotFound(f"{server}: no item with native id {native_id!r}")
+        return uuid

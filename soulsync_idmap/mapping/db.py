@@ -1,0 +1,134 @@
+"""Opening the mapping database: URL defaults, SQLite pragmas, migrations on open.
+
+SQLite runs in WAL mode (readers never block the sync's writer) with a busy timeout,
+so host-app processes can resolve while a sync writes. The schema upgrades itself
+through Alembic when a database is opened; an existing SQLite file is copied aside
+before any migration touches it, so an upgrade can never destroy an older database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from ..errors import ConfigError, StoreError
+
+__all__ = ["default_db_url", "open_engine", "sqlite_path", "upgrade_schema"]
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def default_db_url() -> str:
+    """``IDMAP_DB`` if set, else a SQLite file in the user's data directory."""
+    env = os.environ.get("IDMAP_DB")
+    if env:
+        return env
+    data_dir = Path(platformdirs.user_data_dir("soulsync-idmap", appauthor=False))
+    return f"sqlite:///{data_dir / 'idmap.db'}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL, or None (memory database or another backend)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.close()
+
+
+def open_engine(url: str) -> Engine:
+    """Create an engine for ``url``; bad URLs and unreachable databases are StoreErrors."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"not a database URL: {url!r} (try sqlite:///path/to/idmap.db)") from None
+    backend = parsed.get_backend_name()
+    kwargs: dict[str, Any] = {}
+    if backend == "sqlite":
+        path = sqlite_path(url)
+        if path is None:
+            kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        else:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the database folder {path.parent}: {exc.strerror}") from None
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    elif backend == "postgresql":
+        kwargs.update(pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    try:
+        engine = create_engine(url, **kwargs)
+    except (ArgumentError, ImportError) as exc:
+        raise ConfigError(f"cannot use database URL {parsed.render_as_string()!r}: {exc}") from None
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
+        raise StoreError(f"cannot open database {parsed.render_as_string()}: {reason}") from None
+    return engine
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def upgrade_schema(engine: Engine, url: str) -> None:
+    """Bring the schema to the newest revision, backing a SQLite file up first."""
+    config = _alembic_config()
+    head = ScriptDirectory.from_config(config).get_current_head()
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            if current == head:
+                return
+            if current is not None and current not in {
+                rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()
+            }:
+                raise StoreError(
+                    f"the database is at schema revision {current}, newer than this soulsync-idmap "
+                    "knows; upgrade soulsync-idmap"
+                )
+            path = sqlite_path(url)
+            has_tables = bool(engine.dialect.get_table_names(connection))
+            if path is not None and path.exists() and (current is not None or has_tables):
+                backup = path.with_name(f"{path.name}.bak-{current or 'unversioned'}")
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                shutil.copy2(path, backup)
+                log.warning("upgrading database schema; previous file kept at %s", backup)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+    except StoreError:
+        raise
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot migrate the database schema: {exc}") from None

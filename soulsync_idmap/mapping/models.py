@@ -1,0 +1,191 @@
+"""The mapping database, declared once.
+
+Entities (``artist``, ``album``, ``track``) are keyed by a UUID that never changes;
+``link`` ties a server's native id to a UUID; ``redirect`` keeps a merged-away UUID
+resolving to its survivor. Times are timezone-aware UTC (SQLModel refuses naive datetimes).
+
+Entities carry denormalised parent names (``artist_name``, ``album_title``) so that
+matching can build its records from one row, without joins, at a million rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "Album",
+    "Artist",
+    "Decision",
+    "Link",
+    "Redirect",
+    "ReviewItem",
+    "Server",
+    "SyncRun",
+    "Track",
+]
+
+
+class Server(SQLModel, table=True):
+    __tablename__ = "server"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    kind: str = Field(max_length=20)
+    url: str
+    instance_id: str | None = Field(default=None, max_length=200)
+    # JSON: library, path_map, verify_tls, page_size, timeout. Never secrets.
+    settings: str = "{}"
+    active: bool = False
+    watermark: datetime | None = None
+    last_full_sync: datetime | None = None
+    created_at: datetime
+
+
+class Artist(SQLModel, table=True):
+    __tablename__ = "artist"
+
+    uuid: str = Field(primary_key=True, max_length=36)
+    name: str
+    sort_name: str | None = None
+    match_key: str = Field(index=True)
+    mbid: str | None = Field(default=None, index=True, max_length=64)
+    origin_server_id: int | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Album(SQLModel, table=True):
+    __tablename__ = "album"
+
+    uuid: str = Field(primary_key=True, max_length=36)
+    title: str
+    match_key: str = Field(index=True)
+    artist_uuid: str | None = Field(default=None, index=True, max_length=36)
+    artist_name: str | None = None
+    year: int | None = None
+    mbid: str | None = Field(default=None, index=True, max_length=64)
+    origin_server_id: int | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Track(SQLModel, table=True):
+    __tablename__ = "track"
+
+    uuid: str = Field(primary_key=True, max_length=36)
+    title: str
+    match_key: str = Field(index=True)
+    album_uuid: str | None = Field(default=None, index=True, max_length=36)
+    artist_uuid: str | None = Field(default=None, index=True, max_length=36)
+    album_title: str | None = None
+    artist_name: str | None = None
+    track_number: int | None = None
+    disc_number: int | None = None
+    duration_ms: int | None = None
+    year: int | None = None
+    mbid: str | None = Field(default=None, index=True, max_length=64)
+    isrc: str | None = Field(default=None, index=True, max_length=32)
+    path: str | None = None
+    origin_server_id: int | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Link(SQLModel, table=True):
+    """One native id on one server, pointing at one UUID.
+
+    ``gone_at`` is a tombstone: the item left the server; its UUID lives on and comes
+    back if the item reappears. ``path_tail`` (the last three path components, folded)
+    is indexed for the same-file signal.
+    """
+
+    __tablename__ = "link"
+    __table_args__ = (
+        UniqueConstraint("server_id", "kind", "native_id", name="uq_link_native"),
+        Index("ix_link_uuid", "uuid"),
+        Index("ix_link_path_tail", "kind", "path_tail"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    server_id: int = Field(foreign_key="server.id", ondelete="CASCADE")
+    kind: str = Field(max_length=10)
+    native_id: str = Field(max_length=200)
+    uuid: str = Field(max_length=36)
+    fingerprint: str = Field(max_length=32)
+    name: str | None = None
+    parent_native_id: str | None = Field(default=None, max_length=200)
+    path: str | None = None
+    path_tail: str | None = None
+    first_seen: datetime
+    last_seen: datetime
+    gone_at: datetime | None = None
+
+
+class Redirect(SQLModel, table=True):
+    """A merged-away UUID and its survivor; chains are kept one hop long."""
+
+    __tablename__ = "redirect"
+
+    old_uuid: str = Field(primary_key=True, max_length=36)
+    new_uuid: str = Field(index=True, max_length=36)
+    kind: str = Field(max_length=10)
+    decision_id: int | None = None
+    created_at: datetime
+
+
+class ReviewItem(SQLModel, table=True):
+    """A proposed merge of two entities of one kind; ``uuid_a`` is the older one."""
+
+    __tablename__ = "review_item"
+    __table_args__ = (UniqueConstraint("kind", "uuid_a", "uuid_b", name="uq_review_pair"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=10)
+    uuid_a: str = Field(max_length=36, index=True)
+    uuid_b: str = Field(max_length=36, index=True)
+    score: float
+    reasons: str = "{}"
+    status: str = Field(default="pending", max_length=12, index=True)
+    created_at: datetime
+    decided_at: datetime | None = None
+    decision_id: int | None = None
+
+
+class Decision(SQLModel, table=True):
+    """The audit log: every merge, split, accept, reject and undo, with what undo needs."""
+
+    __tablename__ = "decision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    action: str = Field(max_length=12)
+    kind: str = Field(max_length=10)
+    uuid_a: str | None = Field(default=None, max_length=36)
+    uuid_b: str | None = Field(default=None, max_length=36)
+    source: str = Field(default="cli", max_length=20)
+    payload: str = "{}"
+    created_at: datetime
+    undone_at: datetime | None = None
+
+
+class SyncRun(SQLModel, table=True):
+    __tablename__ = "sync_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    server_id: int = Field(foreign_key="server.id", ondelete="CASCADE", index=True)
+    mode: str = Field(max_length=12)
+    status: str = Field(default="running", max_length=12)
+    started_at: datetime
+    finished_at: datetime | None = None
+    seen: int = 0
+    new: int = 0
+    linked: int = 0
+    merged: int = 0
+    queued: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    gone: int = 0
+    revived: int = 0
+    error: str | None = None

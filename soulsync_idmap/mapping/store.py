@@ -1,0 +1,190 @@
+"""The mapping store: an engine, its schema, and the server registry."""
+
+from __future__ import annotations
+
+import json
+import uuid as uuidlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, func, select, update
+from sqlmodel import Session, SQLModel
+from sqlmodel import select as orm_select
+
+from ..errors import ConfigError, NotFound
+from ..servers.base import ServerConfig
+from .db import default_db_url, open_engine, upgrade_schema
+from .models import Link, Server
+
+__all__ = ["Store", "normalize_uuid", "table", "utcnow"]
+
+SETTINGS_KEYS = ("library", "path_map", "verify_tls", "page_size", "timeout")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def table(name: str) -> Table:
+    """The Core table behind a model, for bulk statements."""
+    return SQLModel.metadata.tables[name]
+
+
+def normalize_uuid(value: str) -> str:
+    """The canonical form of a UUID string; a ConfigError for anything else."""
+    try:
+        return str(uuidlib.UUID(value.strip()))
+    except (ValueError, AttributeError):
+        raise ConfigError(f"not a UUID: {value!r}") from None
+
+
+class Store:
+    """Owns the engine. Open with ``Store.open(url)``; the schema upgrades itself."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Store:
+        url = url or default_db_url()
+        engine = open_engine(url)
+        try:
+            upgrade_schema(engine, url)
+        except Exception:
+            engine.dispose()
+            raise
+        return cls(engine, url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction on a Core connection (committed on success)."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    # -- servers ---------------------------------------------------------------------
+    def servers(self) -> list[Server]:
+        with self.session() as session:
+            return list(session.exec(orm_select(Server).order_by(Server.name)).all())
+
+    def server(self, name: str) -> Server:
+        with self.session() as session:
+            found = session.exec(orm_select(Server).where(Server.name == name)).first()
+        if found is None:
+            known = ", ".join(s.name for s in self.servers()) or "none yet; add one with 'idmap servers add'"
+            raise ConfigError(f"unknown server {name!r} (known: {known})")
+        return found
+
+    def server_by_id(self, server_id: int) -> Server:
+        with self.session() as session:
+            found = session.get(Server, server_id)
+        if found is None:
+            raise NotFound(f"no server with id {server_id}")
+        return found
+
+    def active_server(self) -> Server | None:
+        with self.session() as session:
+            return session.exec(orm_select(Server).where(Server.active == True)).first()  # noqa: E712
+
+    def add_server(self, name: str, kind: str, url: str, settings: dict[str, Any]) -> Server:
+        if not name.strip() or len(name) > 200:
+            raise ConfigError("a server name must be 1 to 200 characters")
+        with self.session() as session:
+            if session.exec(orm_select(Server.id).where(Server.name == name)).first() is not None:
+                raise ConfigError(f"a server named {name!r} exists already")
+            has_active = session.exec(orm_select(Server.id).where(Server.active == True)).first()  # noqa: E712
+            server = Server(
+                name=name,
+                kind=kind,
+                url=url,
+                settings=json.dumps(settings, sort_keys=True),
+                active=has_active is None,
+                created_at=utcnow(),
+            )
+            session.add(server)
+            session.commit()
+            session.refresh(server)
+            return server
+
+    def activate(self, name: str) -> Server:
+        target = self.server(name)
+        with self.begin() as conn:
+            conn.execute(update(table("server")).values(active=False))
+            conn.execute(update(table("server")).where(table("server").c.id == target.id).values(active=True))
+        return self.server(name)
+
+    def remove_server(self, name: str) -> int:
+        """Forget a server and its links; entities (UUIDs) stay. Returns links removed."""
+        target = self.server(name)
+        links = table("link")
+        runs = table("sync_run")
+        servers = table("server")
+        with self.begin() as conn:
+            count = conn.execute(
+                select(func.count()).select_from(links).where(links.c.server_id == target.id)
+            ).scalar_one()
+            conn.execute(links.delete().where(links.c.server_id == target.id))
+            conn.execute(runs.delete().where(runs.c.server_id == target.id))
+            conn.execute(servers.delete().where(servers.c.id == target.id))
+            if target.active:
+                first = conn.execute(select(servers.c.id).order_by(servers.c.name).limit(1)).scalar()
+                if first is not None:
+                    conn.execute(update(servers).where(servers.c.id == first).values(active=True))
+        return int(count)
+
+    def update_server(self, server_id: int, **values: Any) -> None:
+        with self.begin() as conn:
+            conn.execute(update(table("server")).where(table("server").c.id == server_id).values(**values))
+
+
+def server_settings(server: Server) -> dict[str, Any]:
+    try:
+        value = json.loads(server.settings or "{}")
+    except json.JSONDecodeError:
+        raise ConfigError(f"server {server.name!r} has corrupt settings in the database") from None
+    return value if isinstance(value, dict) else {}
+
+
+def server_config(server: Server, secrets: dict[str, str]) -> ServerConfig:
+    """The adapter config of a registered server, with its secrets from the config file."""
+    settings = server_settings(server)
+    path_map = tuple((str(a), str(b)) for a, b in settings.get("path_map", []))
+    return ServerConfig(
+        name=server.name,
+        kind=server.kind,
+        url=server.url,
+        token=secrets.get("token"),
+        user=settings.get("user"),
+        password=secrets.get("password"),
+        library=settings.get("library"),
+        path_map=path_map,
+        verify_tls=bool(settings.get("verify_tls", True)),
+        page_size=settings.get("page_size"),
+        timeout=float(settings.get("timeout", 30.0)),
+    )
+
+
+def live_link_count(conn: Connection, server_id: int) -> int:
+    link = table("link")
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(link)
+            .where(link.c.server_id == server_id, link.c.gone_at.is_(None))
+        ).scalar_one()
+    )
+
+
+_ = Link  # the model registers the table used through table("link")
