@@ -1,0 +1,264 @@
+"""Writing one batch of same-kind items: skip, update, revive, match, insert.
+
+A batch is one transaction of bulk statements. Every new native id gets a UUID in the
+same transaction that links it, so an interrupted sync never leaves an item half-known.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid as uuidlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, update
+
+from ..mapping.store import table
+from ..matching import (
+    AlbumRecord,
+    ArtistRecord,
+    MatchScore,
+    Thresholds,
+    TrackRecord,
+    pick_best,
+    score_albums,
+    score_artists,
+    score_tracks,
+)
+from ..servers.base import ServerAlbum, ServerItem, ServerTrack
+from .candidates import Incoming, find_candidates
+from .rows import (
+    entity_fields,
+    fingerprint,
+    item_record,
+    keys_of,
+    link_fields,
+    mapped_path,
+    path_tail,
+    row_record,
+)
+
+__all__ = ["BatchWriter", "Counts"]
+
+log = logging.getLogger(__name__)
+_CHUNK = 5_000
+
+
+@dataclass
+class Counts:
+    seen: int = 0
+    new: int = 0
+    linked: int = 0
+    merged: int = 0
+    queued: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    gone: int = 0
+    revived: int = 0
+    skipped: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def score(kind: str, a: Any, b: Any, thresholds: Thresholds) -> MatchScore:
+    if kind == "artist":
+        assert isinstance(a, ArtistRecord) and isinstance(b, ArtistRecord)
+        return score_artists(a, b, thresholds)
+    if kind == "album":
+        assert isinstance(a, AlbumRecord) and isinstance(b, AlbumRecord)
+        return score_albums(a, b, thresholds)
+    assert isinstance(a, TrackRecord) and isinstance(b, TrackRecord)
+    return score_tracks(a, b, thresholds)
+
+
+@dataclass
+class BatchWriter:
+    """Applies batches for one server and kind; ``match`` turns cross-server matching on."""
+
+    server_id: int
+    kind: str
+    path_map: tuple[tuple[str, str], ...]
+    thresholds: Thresholds
+    match: bool
+    counts: Counts = field(default_factory=Counts)
+
+    def write(self, conn: Connection, items: Sequence[ServerItem], now: datetime) -> None:
+        unique: dict[str, ServerItem] = {}
+        for item in items:
+            if item.native_id in unique:
+                log.warning("duplicate %s id %r in one page skipped", self.kind, item.native_id)
+                self.counts.skipped += 1
+                continue
+            unique[item.native_id] = item
+        self.counts.seen += len(unique)
+        existing = self._existing(conn, list(unique))
+        parents = self._parents(conn, list(unique.values()))
+        changed: list[tuple[Any, ServerItem]] = []
+        fresh: list[ServerItem] = []
+        for native_id, item in unique.items():
+            row = existing.get(native_id)
+            if row is None:
+                fresh.append(item)
+            elif row.fingerprint == fingerprint(item) and row.gone_at is None:
+                self.counts.unchanged += 1
+            else:
+                changed.append((row, item))
+        if changed:
+            self._update(conn, changed, parents, now)
+        if fresh:
+            self._insert(conn, fresh, parents, now)
+
+    # -- lookups -----------------------------------------------------------------------
+    def _existing(self, conn: Connection, native_ids: list[str]) -> dict[str, Any]:
+        link = table("link")
+        found: dict[str, Any] = {}
+        for start in range(0, len(native_ids), _CHUNK):
+            chunk = native_ids[start : start + _CHUNK]
+            query = select(
+                link.c.id, link.c.native_id, link.c.uuid, link.c.fingerprint, link.c.gone_at
+            ).where(link.c.server_id == self.server_id, link.c.kind == self.kind, link.c.native_id.in_(chunk))
+            for row in conn.execute(query):
+                found[row.native_id] = row
+        return found
+
+    def _native_to_uuid(self, conn: Connection, kind: str, native_ids: set[str]) -> dict[str, str]:
+        link = table("link")
+        ids = sorted(native_ids)
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), _CHUNK):
+            query = select(link.c.native_id, link.c.uuid).where(
+                link.c.server_id == self.server_id, link.c.kind == kind,
+                link.c.native_id.in_(ids[start : start + _CHUNK]),
+            )  # fmt: skip
+            found.update({n: u for n, u in conn.execute(query)})
+        return found
+
+    def _parents(self, conn: Connection, items: list[ServerItem]) -> dict[str, dict[str, str | None]]:
+        """Resolved parent UUIDs of each item, by native id."""
+        if self.kind == "artist":
+            return {}
+        artist_ids = {i.artist_id for i in items if isinstance(i, ServerAlbum | ServerTrack) and i.artist_id}
+        album_ids = {i.album_id for i in items if isinstance(i, ServerTrack) and i.album_id}
+        artists = self._native_to_uuid(conn, "artist", artist_ids) if artist_ids else {}
+        albums = self._native_to_uuid(conn, "album", album_ids) if album_ids else {}
+        result: dict[str, dict[str, str | None]] = {}
+        for item in items:
+            if isinstance(item, ServerTrack):
+                result[item.native_id] = {
+                    "artist": artists.get(item.artist_id) if item.artist_id else None,
+                    "album": albums.get(item.album_id) if item.album_id else None,
+                }
+            elif isinstance(item, ServerAlbum):
+                result[item.native_id] = {"artist": artists.get(item.artist_id) if item.artist_id else None}
+        return result
+
+    # -- changes -----------------------------------------------------------------------
+    def _update(
+        self, conn: Connection, changed: list[tuple[Any, ServerItem]], parents: dict[str, Any], now: datetime
+    ) -> None:
+        link_rows: list[dict[str, Any]] = []
+        entity_rows: list[dict[str, Any]] = []
+        for row, item in changed:
+            if row.gone_at is not None:
+                self.counts.revived += 1
+            if row.fingerprint != fingerprint(item):
+                self.counts.updated += 1
+            path = mapped_path(item, self.path_map)
+            link_rows.append(
+                {"_id": row.id, "fingerprint": fingerprint(item), "last_seen": now, "gone_at": None,
+                 **link_fields(item, path)}
+            )  # fmt: skip
+            keys = keys_of(item_record(item, path))
+            fields = entity_fields(item, keys, parents.get(item.native_id, {}), path)
+            entity_rows.append({"_uuid": row.uuid, "_server": self.server_id, "updated_at": now, **fields})
+        link = table("link")
+        conn.execute(update(link).where(link.c.id == bindparam("_id")), link_rows)
+        entity = table(self.kind)
+        # The entity follows the server that created it; other servers' edits stay on their links.
+        for start in range(0, len(entity_rows), _CHUNK):
+            conn.execute(
+                update(entity).where(
+                    entity.c.uuid == bindparam("_uuid"), entity.c.origin_server_id == bindparam("_server")
+                ),
+                entity_rows[start : start + _CHUNK],
+            )
+
+    def _insert(
+        self, conn: Connection, fresh: list[ServerItem], parents: dict[str, Any], now: datetime
+    ) -> None:
+        incoming = []
+        for item in fresh:
+            path = mapped_path(item, self.path_map)
+            record = item_record(item, path)
+            incoming.append(
+                Incoming(
+                    item, record, keys_of(record), path, path_tail(path), parents.get(item.native_id, {})
+                )
+            )
+        targets: list[str | None] = [None] * len(incoming)
+        proposals: list[tuple[int, str, MatchScore]] = []
+        if self.match:
+            targets, proposals = self._match(conn, incoming)
+        entity_rows: list[dict[str, Any]] = []
+        link_rows: list[dict[str, Any]] = []
+        new_uuids: list[str] = []
+        for inc, target in zip(incoming, targets, strict=True):
+            uuid = target
+            if uuid is None:
+                uuid = str(uuidlib.uuid4())
+                fields = entity_fields(inc.item, inc.keys, inc.parents, inc.path)
+                entity_rows.append(
+                    {"uuid": uuid, "origin_server_id": self.server_id, "created_at": now, "updated_at": now,
+                     **fields}
+                )  # fmt: skip
+                self.counts.new += 1
+            else:
+                self.counts.merged += 1
+            new_uuids.append(uuid)
+            link_rows.append(
+                {"server_id": self.server_id, "kind": self.kind, "native_id": inc.item.native_id, "uuid": uuid,
+                 "fingerprint": fingerprint(inc.item), "first_seen": now, "last_seen": now, "gone_at": None,
+                 **link_fields(inc.item, inc.path)}
+            )  # fmt: skip
+        if entity_rows:
+            conn.execute(table(self.kind).insert(), entity_rows)
+        conn.execute(table("link").insert(), link_rows)
+        self.counts.linked += len(link_rows)
+        if proposals:
+            self._propose(conn, [(cand, new_uuids[i], m) for i, cand, m in proposals], now)
+
+    def _match(
+        self, conn: Connection, incoming: list[Incoming]
+    ) -> tuple[list[str | None], list[tuple[int, str, MatchScore]]]:
+        candidates, rows = find_candidates(conn, self.kind, self.server_id, incoming)
+        claimed: set[str] = set()
+        targets: list[str | None] = []
+        proposals: list[tuple[int, str, MatchScore]] = []
+        for index, (inc, uuids) in enumerate(zip(incoming, candidates, strict=True)):
+            uuids = [u for u in uuids if u not in claimed]
+            scores = [
+                score(self.kind, inc.record, row_record(self.kind, rows[u]), self.thresholds) for u in uuids
+            ]
+            best = pick_best(scores, self.thresholds) if scores else None
+            if best is not None and best[1] == "same":
+                claimed.add(uuids[best[0]])
+                targets.append(uuids[best[0]])
+                continue
+            targets.append(None)
+            if best is not None and best[1] == "review":
+                proposals.append((index, uuids[best[0]], scores[best[0]]))
+        return targets, proposals
+
+    def _propose(self, conn: Connection, pairs: list[tuple[str, str, MatchScore]], now: datetime) -> None:
+        review = table("review_item")
+        rows = [
+            {"kind": self.kind, "uuid_a": a, "uuid_b": b, "score": round(m.score, 4),
+             "reasons": json.dumps(m.reasons, sort_keys=True), "status": "pending", "created_at": now}
+            for a, b, m in pairs
+        ]  # fmt: skip
+        conn.execute(review.insert(), rows)
+        self.counts.queued += len(rows)

@@ -1,0 +1,139 @@
+"""Candidate generation for cross-server matching, blocked so cost stays near-linear.
+
+For a batch of new items of one kind, a fixed number of indexed queries fetch the
+entities worth scoring: equal MusicBrainz id or ISRC, the same file (path tail), the
+same parent (albums of the resolved album artist; tracks of the resolved album), and
+equal blocking keys. Entities that already have a live link on the syncing server are
+left out: one server never holds the same entity twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from ..mapping.store import table
+from ..matching import AlbumRecord, ArtistRecord, TrackRecord
+from ..servers.base import ServerItem
+
+__all__ = ["Incoming", "find_candidates"]
+
+Record = ArtistRecord | AlbumRecord | TrackRecord
+PER_KEY_CAP = 200
+_CHUNK = 5_000
+
+
+@dataclass
+class Incoming:
+    """A new item on its way in: its record, blocking keys, resolved parents and path."""
+
+    item: ServerItem
+    record: Record
+    keys: tuple[str, ...]
+    path: str | None
+    tail: str | None
+    parents: dict[str, str | None] = field(default_factory=dict)
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _rows_where(conn: Connection, kind: str, column: str, values: set[Any]) -> list[Row[Any]]:
+    if not values:
+        return []
+    entity = table(kind)
+    rows: list[Row[Any]] = []
+    for chunk in _chunks(sorted(values)):
+        rows.extend(conn.execute(select(entity).where(entity.c[column].in_(chunk))))
+    return rows
+
+
+def find_candidates(
+    conn: Connection, kind: str, server_id: int, batch: Sequence[Incoming]
+) -> tuple[list[list[str]], dict[str, Row[Any]]]:
+    """Per incoming item, the candidate UUIDs (best signals first); and the rows by UUID."""
+    rows: dict[str, Row[Any]] = {}
+    by: dict[str, dict[Any, list[str]]] = defaultdict(lambda: defaultdict(list))
+
+    def index(column: str, values: set[Any], cap: int | None = None) -> None:
+        for row in _rows_where(conn, kind, column, values):
+            rows[row.uuid] = row
+            bucket = by[column][getattr(row, column)]
+            if cap is None or len(bucket) < cap:
+                bucket.append(row.uuid)
+
+    index("mbid", {inc.item.mbid for inc in batch if inc.item.mbid})
+    if kind == "track":
+        index("isrc", {inc.item.isrc for inc in batch if getattr(inc.item, "isrc", None)})
+        index("album_uuid", {inc.parents["album"] for inc in batch if inc.parents.get("album")})
+        _index_paths(conn, server_id, batch, rows, by)
+    elif kind == "album":
+        index("artist_uuid", {inc.parents["artist"] for inc in batch if inc.parents.get("artist")})
+    index("match_key", {key for inc in batch for key in inc.keys}, cap=PER_KEY_CAP)
+
+    per_item: list[list[str]] = []
+    for inc in batch:
+        found: dict[str, None] = {}
+        if inc.item.mbid:
+            found.update(dict.fromkeys(by["mbid"].get(inc.item.mbid, [])))
+        if kind == "track":
+            isrc = getattr(inc.item, "isrc", None)
+            if isrc:
+                found.update(dict.fromkeys(by["isrc"].get(isrc, [])))
+            if inc.tail:
+                found.update(dict.fromkeys(by["path_tail"].get(inc.tail, [])))
+            if inc.parents.get("album"):
+                found.update(dict.fromkeys(by["album_uuid"].get(inc.parents["album"], [])))
+        elif kind == "album" and inc.parents.get("artist"):
+            found.update(dict.fromkeys(by["artist_uuid"].get(inc.parents["artist"], [])))
+        for key in inc.keys:
+            found.update(dict.fromkeys(by["match_key"].get(key, [])))
+        per_item.append(list(found))
+
+    taken = _linked_here(conn, server_id, kind, {u for uuids in per_item for u in uuids})
+    return [[u for u in uuids if u not in taken and u in rows] for uuids in per_item], rows
+
+
+def _index_paths(
+    conn: Connection,
+    server_id: int,
+    batch: Sequence[Incoming],
+    rows: dict[str, Row[Any]],
+    by: dict[str, dict[Any, list[str]]],
+) -> None:
+    tails = sorted({inc.tail for inc in batch if inc.tail})
+    if not tails:
+        return
+    link = table("link")
+    wanted: set[str] = set()
+    for chunk in _chunks(tails):
+        query = select(link.c.uuid, link.c.path_tail).where(
+            link.c.kind == "track", link.c.path_tail.in_(chunk)
+        )
+        for uuid, tail in conn.execute(query):
+            by["path_tail"][tail].append(uuid)
+            wanted.add(uuid)
+    for row in _rows_where(conn, "track", "uuid", wanted - rows.keys()):
+        rows[row.uuid] = row
+
+
+def _linked_here(conn: Connection, server_id: int, kind: str, uuids: set[str]) -> set[str]:
+    if not uuids:
+        return set()
+    link = table("link")
+    taken: set[str] = set()
+    for chunk in _chunks(sorted(uuids)):
+        query = select(link.c.uuid).where(
+            link.c.server_id == server_id,
+            link.c.kind == kind,
+            link.c.gone_at.is_(None),
+            link.c.uuid.in_(chunk),
+        )
+        taken.update(conn.execute(query).scalars())
+    return taken

@@ -1,0 +1,289 @@
+"""The sync engine: drive one server through matching into the store.
+
+Full sync streams every artist, then album, then track, in batches (one transaction
+each), and afterwards marks as gone the links whose items the server no longer lists.
+Incremental sync asks the server what changed since the watermark, then checks for
+removals with the server's cheap id listing. The watermark moves only when a run
+completes, so a run that dies is simply redone (already-written batches are skipped by
+fingerprint) and never causes removals from a partial listing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import exists, select, update
+
+from ..config import Config
+from ..errors import IdmapError
+from ..mapping.models import Server
+from ..mapping.store import Store, server_config, table, utcnow
+from ..matching import Thresholds
+from ..servers import KINDS, MediaServer, ServerItem, open_server
+from .batch import BatchWriter, Counts
+from .lock import SyncLock
+
+__all__ = ["SyncOptions", "SyncResult", "sync_server", "sync_servers"]
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, str, int], None]  # (server, phase, items done in phase)
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    full: bool = False
+    batch_size: int = 2000
+    full_every_days: float = 7.0
+    watermark_margin: timedelta = timedelta(minutes=10)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    lock_wait: float = 0.0
+
+    @classmethod
+    def from_config(cls, config: Config, *, full: bool = False, lock_wait: float = 0.0) -> SyncOptions:
+        sync = config.section("sync")
+        matching = config.section("matching")
+        return cls(
+            full=full,
+            batch_size=int(sync.get("batch_size", 2000)),
+            full_every_days=float(sync.get("full_every_days", 7.0)),
+            watermark_margin=timedelta(seconds=float(sync.get("watermark_margin_seconds", 600))),
+            thresholds=Thresholds(**matching) if matching else Thresholds(),
+            lock_wait=lock_wait,
+        )
+
+
+@dataclass
+class SyncResult:
+    server: str
+    mode: str
+    counts: Counts
+    started_at: datetime
+    finished_at: datetime | None = None
+    error: str | None = None
+    run_id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _batches(items: Iterable[ServerItem], size: int) -> Iterator[list[ServerItem]]:
+    """Batches of one kind each (a kind change closes the batch: parents before children)."""
+    iterator = iter(items)
+    pending: list[ServerItem] = []
+    while True:
+        chunk = list(islice(iterator, size))
+        if not chunk:
+            break
+        for item in chunk:
+            if pending and pending[-1].kind != item.kind:
+                yield pending
+                pending = []
+            pending.append(item)
+            if len(pending) >= size:
+                yield pending
+                pending = []
+    if pending:
+        yield pending
+
+
+class _Run:
+    """One sync of one server."""
+
+    def __init__(self, store: Store, server: Server, adapter: MediaServer, options: SyncOptions,
+                 progress: Progress | None) -> None:  # fmt: skip
+        assert server.id is not None
+        self.store = store
+        self.server = server
+        self.server_id = server.id
+        self.adapter = adapter
+        self.options = options
+        self.progress = progress
+        self.now = utcnow()
+        self.counts = Counts()
+        self.path_map = server_config(server, {}).path_map
+        self.writers: dict[str, BatchWriter] = {}
+
+    def writer(self, kind: str) -> BatchWriter:
+        if kind not in self.writers:
+            self.writers[kind] = BatchWriter(
+                self.server_id,
+                kind,
+                self.path_map,
+                self.options.thresholds,
+                self._needs_matching(kind),
+                self.counts,
+            )
+        return self.writers[kind]
+
+    def _needs_matching(self, kind: str) -> bool:
+        """Matching is needed once another server (or a gone item of this one) exists."""
+        link = table("link")
+        with self.store.engine.connect() as conn:
+            query = select(
+                exists().where(
+                    link.c.kind == kind,
+                    (link.c.server_id != self.server_id) | link.c.gone_at.is_not(None),
+                )
+            )
+            return bool(conn.execute(query).scalar())
+
+    def ingest(self, items: Iterable[ServerItem], phase: str, seen: dict[str, set[str]] | None) -> None:
+        done = 0
+        for batch in _batches(items, self.options.batch_size):
+            kind = batch[0].kind
+            with self.store.begin() as conn:
+                self.writer(kind).write(conn, batch, self.now)
+            if seen is not None:
+                seen[kind].update(item.native_id for item in batch)
+            done += len(batch)
+            if self.progress:
+                self.progress(self.server.name, phase, done)
+
+    def full(self) -> None:
+        seen: dict[str, set[str]] = {kind: set() for kind in KINDS}
+        self.ingest(self.adapter.iter_artists(), "artists", seen)
+        self.ingest(self.adapter.iter_albums(), "albums", seen)
+        self.ingest(self.adapter.iter_tracks(), "tracks", seen)
+        for kind in KINDS:
+            self.mark_gone(kind, seen[kind])
+
+    def incremental(self, watermark: datetime) -> None:
+        self.ingest(self.adapter.changed_since(watermark - self.options.watermark_margin), "changes", None)
+        for kind in KINDS:
+            ids = set(self.adapter.all_ids(kind))
+            self.mark_gone(kind, ids)
+            if self.progress:
+                self.progress(self.server.name, f"{kind} ids", len(ids))
+
+    def mark_gone(self, kind: str, present: set[str]) -> None:
+        """Tombstone live links the server no longer lists; revive listed gone ones."""
+        link = table("link")
+        with self.store.begin() as conn:
+            rows = conn.execute(
+                select(link.c.id, link.c.native_id, link.c.gone_at).where(
+                    link.c.server_id == self.server_id, link.c.kind == kind
+                )
+            ).all()
+            live = [r for r in rows if r.gone_at is None]
+            gone = [r.id for r in live if r.native_id not in present]
+            back = [r.id for r in rows if r.gone_at is not None and r.native_id in present]
+            if live and not present:
+                log.warning(
+                    "%s listed no %ss while %d are linked; not marking them gone (an empty answer is more "
+                    "likely a wrong library than an empty one)", self.server.name, kind, len(live),
+                )  # fmt: skip
+                return
+            for start in range(0, len(gone), 5000):
+                ids = gone[start : start + 5000]
+                conn.execute(update(link).where(link.c.id.in_(ids)).values(gone_at=self.now))
+            for start in range(0, len(back), 5000):
+                ids = back[start : start + 5000]
+                conn.execute(update(link).where(link.c.id.in_(ids)).values(gone_at=None, last_seen=self.now))
+            self.counts.gone += len(gone)
+            self.counts.revived += len(back)
+
+
+def _start_run(store: Store, server_id: int, mode: str, started: datetime) -> int:
+    with store.begin() as conn:
+        result = conn.execute(
+            table("sync_run")
+            .insert()
+            .values(server_id=server_id, mode=mode, status="running", started_at=started)
+        )
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+
+def _finish_run(store: Store, result: SyncResult) -> None:
+    runs = table("sync_run")
+    counts = {k: v for k, v in result.counts.as_dict().items() if k in runs.c}
+    with store.begin() as conn:
+        conn.execute(
+            update(runs).where(runs.c.id == result.run_id).values(
+                status="ok" if result.ok else "failed", finished_at=result.finished_at, error=result.error,
+                **counts,
+            )
+        )  # fmt: skip
+
+
+def choose_mode(server: Server, options: SyncOptions, now: datetime) -> str:
+    if options.full or server.watermark is None or server.last_full_sync is None:
+        return "full"
+    if now - server.last_full_sync > timedelta(days=options.full_every_days):
+        return "full"
+    return "incremental"
+
+
+def sync_server(
+    store: Store,
+    name: str,
+    config: Config,
+    options: SyncOptions | None = None,
+    progress: Progress | None = None,
+    adapter: MediaServer | None = None,
+) -> SyncResult:
+    """Sync one server. Server errors are recorded on the run and re-raised."""
+    options = options or SyncOptions()
+    server = store.server(name)
+    assert server.id is not None
+    if adapter is None:
+        adapter = open_server(server_config(server, config.secrets(name)))
+    run = _Run(store, server, adapter, options, progress)
+    mode = choose_mode(server, options, run.now)
+    result = SyncResult(server=name, mode=mode, counts=run.counts, started_at=run.now)
+    result.run_id = _start_run(store, server.id, mode, run.now)
+    try:
+        _check_instance(store, server, adapter)
+        if mode == "full":
+            run.full()
+        else:
+            assert server.watermark is not None
+            run.incremental(server.watermark)
+    except (IdmapError, KeyboardInterrupt, Exception) as exc:
+        result.error = str(exc) or type(exc).__name__
+        result.finished_at = utcnow()
+        _finish_run(store, result)
+        raise
+    finally:
+        adapter.close()
+    result.finished_at = utcnow()
+    values: dict[str, Any] = {"watermark": run.now}
+    if mode == "full":
+        values["last_full_sync"] = run.now
+    store.update_server(server.id, **values)
+    _finish_run(store, result)
+    return result
+
+
+def _check_instance(store: Store, server: Server, adapter: MediaServer) -> None:
+    instance = adapter.instance_id()
+    if server.instance_id is None:
+        assert server.id is not None
+        store.update_server(server.id, instance_id=instance)
+    elif server.instance_id != instance:
+        from ..errors import ConfigError
+
+        raise ConfigError(
+            f"{server.name} now answers as another server instance ({instance}, was {server.instance_id}); "
+            "its ids would not match: add it under a new name"
+        )
+
+
+def sync_servers(
+    store: Store, names: list[str], config: Config, options: SyncOptions | None = None,
+    progress: Progress | None = None,
+) -> list[SyncResult]:  # fmt: skip
+    """Sync several servers one after another under one lock."""
+    options = options or SyncOptions()
+    results = []
+    with SyncLock(store, wait=options.lock_wait):
+        for name in names:
+            results.append(sync_server(store, name, config, options, progress))
+    return results

@@ -1,0 +1,121 @@
+"""Turning server items into database rows, fingerprints and matching records."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from ..matching import (
+    AlbumRecord,
+    ArtistRecord,
+    TrackRecord,
+    album_keys,
+    artist_keys,
+    map_path,
+    track_keys,
+)
+from ..servers.base import ServerAlbum, ServerArtist, ServerItem, ServerTrack
+
+__all__ = [
+    "entity_fields",
+    "fingerprint",
+    "item_record",
+    "keys_of",
+    "path_tail",
+    "row_record",
+]
+
+_CONTENT = {
+    "artist": ("name", "sort_name", "mbid"),
+    "album": ("title", "artist_id", "artist_name", "year", "mbid"),
+    "track": (
+        "title", "album_id", "artist_id", "artist_name", "album_title", "track_number",
+        "disc_number", "duration_ms", "year", "mbid", "isrc", "path",
+    ),
+}  # fmt: skip
+
+
+def fingerprint(item: ServerItem) -> str:
+    """A short hash of an item's content (timestamps left out: touching is not changing)."""
+    values = tuple(getattr(item, name) for name in _CONTENT[item.kind])
+    return hashlib.blake2b(repr(values).encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def path_tail(path: str | None) -> str | None:
+    """The last three components of a path, case-folded: the same file on another mount."""
+    if not path:
+        return None
+    parts = [p for p in path.replace("\\", "/").split("/") if p]
+    return "/".join(parts[-3:]).casefold() if parts else None
+
+
+def mapped_path(item: ServerItem, path_map: tuple[tuple[str, str], ...]) -> str | None:
+    if not isinstance(item, ServerTrack) or not item.path:
+        return None
+    return map_path(item.path, path_map) if path_map else item.path
+
+
+def item_record(item: ServerItem, path: str | None) -> ArtistRecord | AlbumRecord | TrackRecord:
+    """The matching record of an incoming item."""
+    if isinstance(item, ServerArtist):
+        return ArtistRecord(name=item.name, sort_name=item.sort_name, mbid=item.mbid)
+    if isinstance(item, ServerAlbum):
+        return AlbumRecord(title=item.title, artist=item.artist_name, year=item.year, mbid=item.mbid)
+    return TrackRecord(
+        title=item.title, artist=item.artist_name, album=item.album_title,
+        duration_ms=item.duration_ms, year=item.year, track_number=item.track_number,
+        disc_number=item.disc_number, mbid=item.mbid, isrc=item.isrc, path=path,
+    )  # fmt: skip
+
+
+def row_record(kind: str, row: Any) -> ArtistRecord | AlbumRecord | TrackRecord:
+    """The matching record of a stored entity row."""
+    if kind == "artist":
+        return ArtistRecord(name=row.name, sort_name=row.sort_name, mbid=row.mbid)
+    if kind == "album":
+        return AlbumRecord(title=row.title, artist=row.artist_name, year=row.year, mbid=row.mbid)
+    return TrackRecord(
+        title=row.title, artist=row.artist_name, album=row.album_title, duration_ms=row.duration_ms,
+        year=row.year, track_number=row.track_number, disc_number=row.disc_number, mbid=row.mbid,
+        isrc=row.isrc, path=row.path,
+    )  # fmt: skip
+
+
+def keys_of(record: ArtistRecord | AlbumRecord | TrackRecord) -> tuple[str, ...]:
+    if isinstance(record, ArtistRecord):
+        return artist_keys(record)
+    if isinstance(record, AlbumRecord):
+        return album_keys(record)
+    return track_keys(record)
+
+
+def entity_fields(
+    item: ServerItem, keys: tuple[str, ...], parents: dict[str, str | None], path: str | None
+) -> dict[str, Any]:
+    """The canonical entity columns taken from an item (no uuid or timestamps)."""
+    match_key = keys[0] if keys else ""
+    if isinstance(item, ServerArtist):
+        return {"name": item.name, "sort_name": item.sort_name, "match_key": match_key, "mbid": item.mbid}
+    if isinstance(item, ServerAlbum):
+        return {
+            "title": item.title, "match_key": match_key, "artist_uuid": parents.get("artist"),
+            "artist_name": item.artist_name, "year": item.year, "mbid": item.mbid,
+        }  # fmt: skip
+    return {
+        "title": item.title, "match_key": match_key, "album_uuid": parents.get("album"),
+        "artist_uuid": parents.get("artist"), "album_title": item.album_title,
+        "artist_name": item.artist_name, "track_number": item.track_number,
+        "disc_number": item.disc_number, "duration_ms": item.duration_ms, "year": item.year,
+        "mbid": item.mbid, "isrc": item.isrc, "path": path,
+    }  # fmt: skip
+
+
+def link_fields(item: ServerItem, path: str | None) -> dict[str, Any]:
+    """The per-server view kept on the link: native name, parent id, path."""
+    if isinstance(item, ServerArtist):
+        name, parent = item.name, None
+    elif isinstance(item, ServerAlbum):
+        name, parent = item.title, item.artist_id
+    else:
+        name, parent = item.title, item.album_id
+    return {"name": name, "parent_native_id": parent, "path": path, "path_tail": path_tail(path)}
