@@ -76,9 +76,7 @@ def stats(store: Store, runs: int = 5) -> dict[str, Any]:
     with store.engine.connect() as conn:
         entities = {k: conn.execute(select(func.count()).select_from(table(k))).scalar_one() for k in KINDS}
         redirects = conn.execute(select(func.count()).select_from(table("redirect"))).scalar_one()
-        per_server: dict[str, dict[str, Any]] = {
-            name: {k: 0 for k in KINDS} | {"gone": 0} for name in servers.values()
-        }
+        per_server: dict[str, dict[str, Any]] = {name: {k: 0 for k in KINDS} | {"gone": 0} for name in servers.values()}
         query = select(link.c.server_id, link.c.kind, link.c.gone_at.is_(None), func.count()).group_by(
             link.c.server_id, link.c.kind, link.c.gone_at.is_(None)
         )
@@ -98,7 +96,8 @@ def stats(store: Store, runs: int = 5) -> dict[str, Any]:
                    "rejected": queue.get("rejected", 0)},
         "runs": [
             {"server": servers.get(r.server_id), "mode": r.mode, "status": r.status,
-             "started_at": r.started_at.isoformat(), "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+             "started_at": r.started_at.isoformat(),
+             "finished_at": r.finished_at.isoformat() if r.finished_at else None,
              "seen": r.seen, "new": r.new, "merged": r.merged, "queued": r.queued, "updated": r.updated,
              "gone": r.gone, "error": r.error}
             for r in last

@@ -1,0 +1,96 @@
+"""Generate a synthetic music library as a snapshot file (streamed, any size).
+
+    python benchmarks/gen_library.py OUT.jsonl --tracks 1000000 --albums 80000 --artists 20000
+
+Names are built from a fixed word list with a seeded RNG, so the same arguments always
+give the same file. Every track has a path, a duration, a track/disc number and a year;
+a share of items carry MusicBrainz ids and ISRCs, as tagged libraries do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import uuid
+from pathlib import Path
+
+WORDS = (
+    "love night heart blue fire dream rain summer light road home gold river shadow stone wild city sky "
+    "girl boy time song dance moon star black white red green ocean storm ghost angel devil paper glass "
+    "silver iron velvet electric midnight morning sunday broken golden secret lonely happy crazy sweet "
+    "little big last first new old young cold hot slow fast deep high low lost found free"
+).split()
+
+
+def _name(rng: random.Random, low: int, high: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high))).title()
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def generate(path: str | Path, tracks: int, albums: int, artists: int, seed: int = 1) -> int:
+    """Write the library; returns the number of lines."""
+    rng = random.Random(seed)
+    lines = 0
+    with open(path, "w", encoding="utf-8") as out:
+
+        def write(obj: dict[str, object]) -> None:
+            nonlocal lines
+            out.write(json.dumps(obj, separators=(",", ":")) + "\n")
+            lines += 1
+
+        artist_names = []
+        for a in range(artists):
+            name = f"{_name(rng, 1, 3)} {a}"
+            artist_names.append(name)
+            item = {"kind": "artist", "id": f"ar{a}", "name": name}
+            if rng.random() < 0.6:
+                item["mbid"] = _uuid(rng)
+            write(item)
+        album_info = []
+        for b in range(albums):
+            artist = b % artists
+            title = f"{_name(rng, 1, 4)} {b}"
+            year = rng.randint(1960, 2025)
+            album_info.append((artist, title, year))
+            item = {"kind": "album", "id": f"al{b}", "name": title, "artist_id": f"ar{artist}", "year": year}
+            if rng.random() < 0.6:
+                item["mbid"] = _uuid(rng)
+            write(item)
+        per_album = max(1, tracks // max(1, albums))
+        for t in range(tracks):
+            album = min(t // per_album, albums - 1)
+            artist, title, year = album_info[album]
+            number = t - album * per_album + 1
+            song = _name(rng, 1, 5)
+            item = {
+                "kind": "track", "id": f"t{t}", "name": song, "artist_id": f"ar{artist}",
+                "album_id": f"al{album}", "track_number": number, "disc_number": 1,
+                "duration_ms": rng.randint(90_000, 420_000), "year": year,
+                "path": f"/music/{artist_names[artist]}/{title}/{number:02d} {song}.flac",
+                "added_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z",
+            }  # fmt: skip
+            if rng.random() < 0.5:
+                item["mbid"] = _uuid(rng)
+            if rng.random() < 0.3:
+                item["isrc"] = f"US{rng.choice('ABCDEFGH')}{rng.randint(10, 99)}{rng.randint(0, 99999):05d}"[:12]
+            write(item)
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out")
+    parser.add_argument("--tracks", type=int, default=10_000)
+    parser.add_argument("--albums", type=int, default=800)
+    parser.add_argument("--artists", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    print(generate(args.out, args.tracks, args.albums, args.artists, args.seed), "lines written")
+
+
+if __name__ == "__main__":
+    main()
