@@ -19,6 +19,7 @@ __all__ = [
     "Album",
     "Artist",
     "Decision",
+    "ExternalId",
     "Link",
     "Redirect",
     "ReviewItem",
@@ -189,3 +190,21 @@ class SyncRun(SQLModel, table=True):
     gone: int = 0
     revived: int = 0
     error: str | None = None
+
+
+class ExternalId(SQLModel, table=True):
+    """An id of the entity outside any media server (Spotify, Deezer...), reused once found."""
+
+    __tablename__ = "external_id"
+    __table_args__ = (
+        UniqueConstraint("uuid", "provider", name="uq_external_uuid_provider"),
+        Index("ix_external_provider_value", "provider", "value"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    uuid: str = Field(max_length=36)
+    kind: str = Field(max_length=10)
+    provider: str = Field(max_length=20)
+    value: str = Field(max_length=200)
+    source: str = Field(default="", max_length=40)
+    created_at: datetime
