@@ -28,7 +28,7 @@ from ..servers import KINDS, MediaServer, ServerItem, open_server
 from .batch import BatchWriter, Counts
 from .lock import SyncLock
 
-__all__ = ["SyncOptions", "SyncResult", "sync_server", "sync_servers"]
+__all__ = ["SyncOptions", "SyncResult", "ingest", "sync_server", "sync_servers"]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, str, int], None]  # (server, phase, items done in phase)
@@ -95,7 +95,7 @@ def _batches(items: Iterable[ServerItem], size: int) -> Iterator[list[ServerItem
 class _Run:
     """One sync of one server."""
 
-    def __init__(self, store: Store, server: Server, adapter: MediaServer, options: SyncOptions,
+    def __init__(self, store: Store, server: Server, adapter: Any, options: SyncOptions,
                  progress: Progress | None) -> None:  # fmt: skip
         assert server.id is not None
         self.store = store
@@ -192,9 +192,7 @@ class _Run:
 def _start_run(store: Store, server_id: int, mode: str, started: datetime) -> int:
     with store.begin() as conn:
         result = conn.execute(
-            table("sync_run")
-            .insert()
-            .values(server_id=server_id, mode=mode, status="running", started_at=started)
+            table("sync_run").insert().values(server_id=server_id, mode=mode, status="running", started_at=started)
         )
         key = result.inserted_primary_key
         assert key is not None
@@ -260,6 +258,33 @@ def sync_server(
     store.update_server(server.id, **values)
     _finish_run(store, result)
     return result
+
+
+def ingest(
+    store: Store, name: str, items: Iterable[ServerItem], options: SyncOptions | None = None,
+    progress: Progress | None = None,
+) -> Counts:  # fmt: skip
+    """Link items from another source (an import) to server ``name``: no removals, no watermark.
+
+    Items must come parents first (artists, then albums, then tracks).
+    """
+    server = store.server(name)
+    run = _Run(store, server, _NoServer(name), options or SyncOptions(), progress)
+    with SyncLock(store, wait=run.options.lock_wait):
+        run.ingest(items, "import", None)
+    return run.counts
+
+
+class _NoServer:
+    """Stands in for an adapter when items come from elsewhere (imports)."""
+
+    kind = "import"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def close(self) -> None:
+        return None
 
 
 def _check_instance(store: Store, server: Server, adapter: MediaServer) -> None:
