@@ -54,9 +54,7 @@ class Config:
         try:
             data = json.loads(text) if text.strip() else {}
         except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"config file {path} is not valid JSON (line {exc.lineno}: {exc.msg})"
-            ) from None
+            raise ConfigError(f"config file {path} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
         if not isinstance(data, dict):
             raise ConfigError(f"config file {path} must hold a JSON object")
         return cls(path, data)

@@ -17,9 +17,7 @@ __all__ = ["export", "stats"]
 
 @click.command()
 @click.option("--kind", type=click.Choice(KINDS), help="Only this kind.")
-@click.option(
-    "--json", "as_json", is_flag=True, help="Accepted for symmetry: the output is always JSON Lines."
-)
+@click.option("--json", "as_json", is_flag=True, help="Accepted for symmetry: the output is always JSON Lines.")
 @pass_app
 def export(app: AppContext, kind: str | None, as_json: bool) -> None:
     """Write every entity as JSON Lines: uuid, kind, name, fields, links."""
@@ -47,9 +45,7 @@ def stats(app: AppContext, as_json: bool) -> None:
         table.add_row(name, *(f"{counts[k]:,}" for k in ("artist", "album", "track", "gone")))
     console.print(table)
     if data["runs"]:
-        runs = Table(
-            "last runs", "mode", "status", "started", "seen", "new", "merged", "queued", "gone", box=None
-        )
+        runs = Table("last runs", "mode", "status", "started", "seen", "new", "merged", "queued", "gone", box=None)
         for run in data["runs"]:
             runs.add_row(run["server"], run["mode"], run["status"], run["started_at"][:19], str(run["seen"]),
                          str(run["new"]), str(run["merged"]), str(run["queued"]), str(run["gone"]))  # fmt: skip

@@ -111,9 +111,7 @@ def list_(app: AppContext, as_json: bool) -> None:
         return
     table = Table("", "name", "kind", "url", "last sync", box=None)
     for row in rows:
-        table.add_row(
-            "*" if row["active"] else "", row["name"], row["kind"], row["url"], row["watermark"] or "never"
-        )
+        table.add_row("*" if row["active"] else "", row["name"], row["kind"], row["url"], row["watermark"] or "never")
     Console(soft_wrap=True).print(table)
 
 

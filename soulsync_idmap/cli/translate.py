@@ -57,9 +57,7 @@ def translate(app: AppContext, server: str, native_id: str, to: str | None, as_j
     target = to or idmap.active_server
     native = idmap.resolve(uuid, target)
     if as_json:
-        emit_json(
-            {"server": server, "native_id": native_id, "uuid": uuid, "to": target, "to_native_id": native}
-        )
+        emit_json({"server": server, "native_id": native_id, "uuid": uuid, "to": target, "to_native_id": native})
         return
     if native is None:
         raise NotFound(f"{server} {native_id} ({uuid}) has no live item on {target}")

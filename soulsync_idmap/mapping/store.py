@@ -180,9 +180,7 @@ def live_link_count(conn: Connection, server_id: int) -> int:
     link = table("link")
     return int(
         conn.execute(
-            select(func.count())
-            .select_from(link)
-            .where(link.c.server_id == server_id, link.c.gone_at.is_(None))
+            select(func.count()).select_from(link).where(link.c.server_id == server_id, link.c.gone_at.is_(None))
         ).scalar_one()
     )
 

@@ -29,9 +29,7 @@ def follow_redirects(conn: Connection, uuids: Sequence[str]) -> dict[str, str]:
     redirect = table("redirect")
     result = {u: u for u in uuids}
     for chunk in _chunks(list(result)):
-        rows = conn.execute(
-            select(redirect.c.old_uuid, redirect.c.new_uuid).where(redirect.c.old_uuid.in_(chunk))
-        )
+        rows = conn.execute(select(redirect.c.old_uuid, redirect.c.new_uuid).where(redirect.c.old_uuid.in_(chunk)))
         for old, new in rows:
             result[old] = new
     return result
@@ -69,9 +67,7 @@ def resolve_many(conn: Connection, server_id: int, uuids: Sequence[str]) -> dict
 def lookup(conn: Connection, server_id: int, native_id: str, kind: str | None = None) -> str | None:
     """The UUID linked to a native id (tombstoned links too: the UUID outlives the item)."""
     link = table("link")
-    query = select(link.c.uuid, link.c.gone_at).where(
-        link.c.server_id == server_id, link.c.native_id == native_id
-    )
+    query = select(link.c.uuid, link.c.gone_at).where(link.c.server_id == server_id, link.c.native_id == native_id)
     if kind is not None:
         query = query.where(link.c.kind == kind)
     rows = list(conn.execute(query.order_by(link.c.gone_at.is_not(None), link.c.id)))

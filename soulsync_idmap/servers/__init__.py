@@ -45,9 +45,7 @@ def open_server(config: ServerConfig) -> MediaServer:
     try:
         module_name, class_name = _ADAPTERS[config.kind]
     except KeyError:
-        raise ConfigError(
-            f"unknown server kind {config.kind!r} (choose from {', '.join(SERVER_KINDS)})"
-        ) from None
+        raise ConfigError(f"unknown server kind {config.kind!r} (choose from {', '.join(SERVER_KINDS)})") from None
     module = importlib.import_module(module_name, __name__)
     adapter: MediaServer = getattr(module, class_name)(config)
     return adapter

@@ -118,9 +118,9 @@ class BatchWriter:
         found: dict[str, Any] = {}
         for start in range(0, len(native_ids), _CHUNK):
             chunk = native_ids[start : start + _CHUNK]
-            query = select(
-                link.c.id, link.c.native_id, link.c.uuid, link.c.fingerprint, link.c.gone_at
-            ).where(link.c.server_id == self.server_id, link.c.kind == self.kind, link.c.native_id.in_(chunk))
+            query = select(link.c.id, link.c.native_id, link.c.uuid, link.c.fingerprint, link.c.gone_at).where(
+                link.c.server_id == self.server_id, link.c.kind == self.kind, link.c.native_id.in_(chunk)
+            )
             for row in conn.execute(query):
                 found[row.native_id] = row
         return found
@@ -187,17 +187,13 @@ class BatchWriter:
                 entity_rows[start : start + _CHUNK],
             )
 
-    def _insert(
-        self, conn: Connection, fresh: list[ServerItem], parents: dict[str, Any], now: datetime
-    ) -> None:
+    def _insert(self, conn: Connection, fresh: list[ServerItem], parents: dict[str, Any], now: datetime) -> None:
         incoming = []
         for item in fresh:
             path = mapped_path(item, self.path_map)
             record = item_record(item, path)
             incoming.append(
-                Incoming(
-                    item, record, keys_of(record), path, path_tail(path), parents.get(item.native_id, {})
-                )
+                Incoming(item, record, keys_of(record), path, path_tail(path), parents.get(item.native_id, {}))
             )
         targets: list[str | None] = [None] * len(incoming)
         proposals: list[tuple[int, str, MatchScore]] = []
@@ -240,9 +236,7 @@ class BatchWriter:
         proposals: list[tuple[int, str, MatchScore]] = []
         for index, (inc, uuids) in enumerate(zip(incoming, candidates, strict=True)):
             uuids = [u for u in uuids if u not in claimed]
-            scores = [
-                score(self.kind, inc.record, row_record(self.kind, rows[u]), self.thresholds) for u in uuids
-            ]
+            scores = [score(self.kind, inc.record, row_record(self.kind, rows[u]), self.thresholds) for u in uuids]
             best = pick_best(scores, self.thresholds) if scores else None
             if best is not None and best[1] == "same":
                 claimed.add(uuids[best[0]])

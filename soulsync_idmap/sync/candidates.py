@@ -113,9 +113,7 @@ def _index_paths(
     link = table("link")
     wanted: set[str] = set()
     for chunk in _chunks(tails):
-        query = select(link.c.uuid, link.c.path_tail).where(
-            link.c.kind == "track", link.c.path_tail.in_(chunk)
-        )
+        query = select(link.c.uuid, link.c.path_tail).where(link.c.kind == "track", link.c.path_tail.in_(chunk))
         for uuid, tail in conn.execute(query):
             by["path_tail"][tail].append(uuid)
             wanted.add(uuid)

@@ -50,9 +50,7 @@ class SyncLock:
         if self.store.dialect == "postgresql":
             if self._conn is None:
                 self._conn = self.store.engine.connect()
-            got = bool(
-                self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _ADVISORY_KEY}).scalar()
-            )
+            got = bool(self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _ADVISORY_KEY}).scalar())
             self._conn.commit()
             return got
         if path is not None:
