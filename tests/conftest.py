@@ -1,19 +1,62 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+import os
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import Engine
 
 from soulsync_idmap.cli import cli
 
 
+BACKEND = os.environ.get("IDMAP_TEST_BACKEND", "sqlite")
+PG_ADMIN = os.environ.get("IDMAP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def pytest_report_header() -> str:
+    return f"idmap backend: {BACKEND}"
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[Engine]:
+    """An autocommit connection to the PostgreSQL server, or a skip (a failure under CI)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure to reach the server
+        engine.dispose()
+        reason = f"PostgreSQL not reachable at {PG_ADMIN}: {str(exc).splitlines()[0]}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'idmap.db'}"
+def db_url(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty mapping database on the backend under test."""
+    if BACKEND != "postgresql":
+        yield f"sqlite:///{tmp_path / 'idmap.db'}"
+        return
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    admin: Engine = request.getfixturevalue("pg_admin")
+    name = f"idmap_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
@@ -54,3 +97,15 @@ def small_library() -> list[dict[str, Any]]:
         {"kind": "track", "id": "t3", "name": "Mysterons", "artist_id": "ar2", "album_id": "al2",
          "track_number": 1, "duration_ms": 306000, "path": "/music/Portishead/Dummy/01 Mysterons.flac"},
     ]  # fmt: skip
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On the PostgreSQL pass, run only the tests that use the mapping database."""
+    if BACKEND != "postgresql":
+        return
+    keep, drop = [], []
+    for item in items:
+        (keep if "db_url" in getattr(item, "fixturenames", ()) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

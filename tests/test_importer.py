@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from soulsync_idmap import IdMap
 from tests.conftest import Invoke
@@ -69,7 +70,8 @@ def test_import_links_every_plex_row_and_keeps_provider_ids(
         assert api.resolve(airbag, "plex-home") == "301"
         assert api.lookup("plex-home", "f2a6c4e812345678") is None
         with api.store.engine.connect() as conn:
-            providers = dict(conn.exec_driver_sql("SELECT provider, value FROM external_id WHERE uuid = ?", (airbag,)).all())
+            query = text("SELECT provider, value FROM external_id WHERE uuid = :u")
+            providers = dict(conn.execute(query, {"u": airbag}).all())
     assert providers == {"spotify": "6PYMdW9W0mJ3dbkG6ZvhVB", "deezer": "3135553"}
     exported = [json.loads(line) for line in idmap("export", "--kind", "track").output.splitlines()]
     track = next(t for t in exported if t["uuid"] == airbag)
