@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..errors import IdmapError
 from ..sync import SyncOptions, SyncResult, sync_servers
+from ..sync.engine import Progress as ProgressFn
 from .context import AppContext, emit_json, is_terminal, pass_app
 
 __all__ = ["sync"]
@@ -40,7 +41,7 @@ def sync(app: AppContext, names: tuple[str, ...], full: bool, wait: float, as_js
     if is_terminal() and not as_json:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,}"),
                       TimeElapsedColumn(), transient=True) as bar:  # fmt: skip
-            tasks: dict[tuple[str, str], int] = {}
+            tasks: dict[tuple[str, str], TaskID] = {}
 
             def progress(server: str, phase: str, done: int) -> None:
                 key = (server, phase)
@@ -60,11 +61,11 @@ def sync(app: AppContext, names: tuple[str, ...], full: bool, wait: float, as_js
         raise error
 
 
-def _run(app: AppContext, names: list[str], options: SyncOptions, progress: object,
+def _run(app: AppContext, names: list[str], options: SyncOptions, progress: ProgressFn | None,
          results: list[SyncResult]) -> IdmapError | None:  # fmt: skip
     for name in names:
         try:
-            results.extend(sync_servers(app.store, [name], app.config, options, progress))  # type: ignore[arg-type]
+            results.extend(sync_servers(app.store, [name], app.config, options, progress))
         except IdmapError as exc:
             return exc
     return None

@@ -57,6 +57,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.execute("PRAGMA cache_size=-65536")
+    # Checkpoint every ~32 MB of WAL, not every 4 MB: a sync batch is larger than that.
+    cursor.execute("PRAGMA wal_autocheckpoint=8192")
     cursor.close()
 
 

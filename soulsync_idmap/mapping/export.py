@@ -86,7 +86,9 @@ def stats(store: Store, runs: int = 5) -> dict[str, Any]:
                 entry[kind] += count
             else:
                 entry["gone"] += count
-        queue = dict(conn.execute(select(review.c.status, func.count()).group_by(review.c.status)).all())
+        queue: dict[str, int] = dict(
+            conn.execute(select(review.c.status, func.count()).group_by(review.c.status)).all()
+        )
         last = conn.execute(select(sync_run).order_by(sync_run.c.id.desc()).limit(runs)).all()
     return {
         "entities": entities,

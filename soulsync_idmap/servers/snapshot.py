@@ -16,7 +16,9 @@ import hashlib
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -81,6 +83,7 @@ class _LineReader:
         self.path = path
         self.warned: set[str] = set()
         self.seen: dict[str, set[str]] = {"artist": set(), "album": set(), "track": set()}
+        self.dates: dict[str, datetime] = {}
 
     def fail(self, lineno: int, message: str) -> SnapshotError:
         return SnapshotError(message, path=self.path, line=lineno)
@@ -95,8 +98,9 @@ class _LineReader:
             raise self.fail(lineno, f"not valid JSON ({exc.msg})") from None
         if not isinstance(obj, dict):
             raise self.fail(lineno, "expected a JSON object")
-        for key in obj:
-            if key not in KNOWN_FIELDS and key not in self.warned:
+        unknown = obj.keys() - KNOWN_FIELDS
+        if unknown:
+            for key in sorted(unknown - self.warned):
                 self.warned.add(key)
                 log.warning("%s:%d: unknown field %r ignored", self.path, lineno, key)
         kind = obj.get("kind")
@@ -106,8 +110,8 @@ class _LineReader:
         name = self._required_str(obj, "name", lineno)
         if "\x00" in native_id:
             raise self.fail(lineno, "'id' contains a NUL character")
-        ints = {f: self._int(obj, f, lineno) for f in _INT_FIELDS}
-        strs = {f: self._str(obj, f, lineno) for f in _STR_FIELDS}
+        ints = {f: self._int(obj, f, lineno) for f in _INT_FIELDS if f in obj}
+        strs = {f: self._str(obj, f, lineno) for f in _STR_FIELDS if f in obj}
         added = self._date(obj, "added_at", lineno)
         updated = self._date(obj, "updated_at", lineno)
         seen = self.seen[kind]
@@ -119,8 +123,8 @@ class _LineReader:
             return ServerArtist(
                 native_id=native_id,
                 name=name,
-                sort_name=strs["sort_name"],
-                mbid=strs["mbid"],
+                sort_name=strs.get("sort_name"),
+                mbid=strs.get("mbid"),
                 added_at=added,
                 updated_at=updated,
             )
@@ -128,27 +132,27 @@ class _LineReader:
             return ServerAlbum(
                 native_id=native_id,
                 title=name,
-                artist_id=strs["artist_id"],
-                artist_name=strs["artist_name"],
-                year=ints["year"],
-                mbid=strs["mbid"],
+                artist_id=strs.get("artist_id"),
+                artist_name=strs.get("artist_name"),
+                year=ints.get("year"),
+                mbid=strs.get("mbid"),
                 added_at=added,
                 updated_at=updated,
             )
         return ServerTrack(
             native_id=native_id,
             title=name,
-            album_id=strs["album_id"],
-            artist_id=strs["artist_id"],
-            artist_name=strs["artist_name"],
-            album_title=strs["album_name"],
-            track_number=ints["track_number"],
-            disc_number=ints["disc_number"],
-            duration_ms=ints["duration_ms"],
-            year=ints["year"],
-            mbid=strs["mbid"],
-            isrc=strs["isrc"],
-            path=strs["path"],
+            album_id=strs.get("album_id"),
+            artist_id=strs.get("artist_id"),
+            artist_name=strs.get("artist_name"),
+            album_title=strs.get("album_name"),
+            track_number=ints.get("track_number"),
+            disc_number=ints.get("disc_number"),
+            duration_ms=ints.get("duration_ms"),
+            year=ints.get("year"),
+            mbid=strs.get("mbid"),
+            isrc=strs.get("isrc"),
+            path=strs.get("path"),
             added_at=added,
             updated_at=updated,
         )
@@ -173,6 +177,8 @@ class _LineReader:
 
     def _int(self, obj: dict[str, Any], key: str, lineno: int) -> int | None:
         value = obj.get(key)
+        if type(value) is int and 0 <= value <= 2**62:
+            return value
         if value is None or value == "":
             return None
         if isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -189,12 +195,18 @@ class _LineReader:
         value = obj.get(key)
         if value is None or value == "":
             return None
+        cached = self.dates.get(value) if isinstance(value, str) else None
+        if cached is not None:
+            return cached
         if not isinstance(value, str):
             raise self.fail(lineno, f"'{key}' must be an ISO 8601 string")
         try:
-            return parse_datetime(value)
+            parsed = parse_datetime(value)
         except ValueError:
             raise self.fail(lineno, f"'{key}' is not an ISO 8601 date: {value!r}") from None
+        if len(self.dates) < 4096:  # libraries are imported in bursts: many equal stamps
+            self.dates[value] = parsed
+        return parsed
 
 
 def _open(path: str | os.PathLike[str]) -> TextIO:
@@ -208,13 +220,24 @@ def _open(path: str | os.PathLike[str]) -> TextIO:
         raise SnapshotError("permission denied", path=str(path)) from None
 
 
-def read_snapshot(path: str | os.PathLike[str]) -> Iterator[ServerItem]:
-    """Stream the items of a snapshot file, validating each line."""
+_KIND_SNIFF = re.compile(r'"kind"\s*:\s*"(artist|album|track)"')
+
+
+def read_snapshot(path: str | os.PathLike[str], kinds: frozenset[str] | None = None) -> Iterator[ServerItem]:
+    """Stream the items of a snapshot file, validating each line.
+
+    With ``kinds``, lines that plainly name another kind are skipped unparsed (they are
+    validated when their own kind is read); anything unclear is parsed and checked.
+    """
     reader = _LineReader(str(path))
     with _open(path) as handle:
         lineno = 0
         try:
             for lineno, raw in enumerate(handle, start=1):
+                if kinds is not None:
+                    sniff = _KIND_SNIFF.search(raw)
+                    if sniff is not None and sniff.group(1) not in kinds:
+                        continue
                 item = reader.parse(raw, lineno)
                 if item is not None:
                     yield item
@@ -273,37 +296,38 @@ class SnapshotServer:
     def __init__(self, config: ServerConfig) -> None:
         self.name = config.name
         self.path = Path(config.url).expanduser()
+        self._parent_names: tuple[dict[str, str], dict[str, str]] | None = None
 
     def instance_id(self) -> str:
         return "snapshot:" + hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:16]
 
     def _names(self) -> tuple[dict[str, str], dict[str, str]]:
-        artists: dict[str, str] = {}
-        albums: dict[str, str] = {}
-        for item in read_snapshot(self.path):
-            if isinstance(item, ServerArtist):
-                artists[item.native_id] = item.name
-            elif isinstance(item, ServerAlbum):
-                albums[item.native_id] = item.title
-        return artists, albums
+        if self._parent_names is None:
+            artists: dict[str, str] = {}
+            albums: dict[str, str] = {}
+            for item in read_snapshot(self.path, frozenset({"artist", "album"})):
+                if isinstance(item, ServerArtist):
+                    artists[item.native_id] = item.name
+                elif isinstance(item, ServerAlbum):
+                    albums[item.native_id] = item.title
+            self._parent_names = (artists, albums)
+        return self._parent_names
 
-    def _items(self, kind: EntityKind | None) -> Iterator[ServerItem]:
+    def _items(self, kind: EntityKind) -> Iterator[ServerItem]:
         if kind == "artist":
-            yield from (i for i in read_snapshot(self.path) if i.kind == "artist")
+            yield from read_snapshot(self.path, frozenset({"artist"}))
             return
         artists, albums = self._names()
-        for item in read_snapshot(self.path):
-            if kind is not None and item.kind != kind:
-                continue
+        for item in read_snapshot(self.path, frozenset({kind})):
             if isinstance(item, ServerAlbum) and item.artist_name is None and item.artist_id:
-                yield _with(item, artist_name=artists.get(item.artist_id))
+                yield replace(item, artist_name=artists.get(item.artist_id))
             elif isinstance(item, ServerTrack):
                 changes: dict[str, Any] = {}
                 if item.artist_name is None and item.artist_id:
                     changes["artist_name"] = artists.get(item.artist_id)
                 if item.album_title is None and item.album_id:
                     changes["album_title"] = albums.get(item.album_id)
-                yield _with(item, **changes) if changes else item
+                yield replace(item, **changes) if changes else item
             else:
                 yield item
 
@@ -322,30 +346,31 @@ class SnapshotServer:
             assert isinstance(item, ServerTrack)
             yield item
 
+    def unchanged_since(self, watermark: datetime) -> bool:
+        """True when the file was not modified after ``watermark``: nothing changed or left."""
+        try:
+            modified = datetime.fromtimestamp(self.path.stat().st_mtime, UTC)
+        except OSError:
+            return False
+        return modified < watermark
+
     def changed_since(self, watermark: datetime) -> Iterator[ServerItem]:
-        order = {"artist": 0, "album": 1, "track": 2}
-        changed = [
-            item
-            for item in self._items(None)
-            if (item.updated_at or item.added_at) is None
-            or max(d for d in (item.updated_at, item.added_at) if d is not None) >= watermark
-        ]
-        changed.sort(key=lambda i: order[i.kind])
-        yield from changed
+        """Items stamped at or after ``watermark``; items without stamps always count as changed."""
+        if self.unchanged_since(watermark):
+            return
+        kinds: tuple[EntityKind, ...] = ("artist", "album", "track")
+        for kind in kinds:
+            for item in self._items(kind):
+                stamps = [d for d in (item.updated_at, item.added_at) if d is not None]
+                if not stamps or max(stamps) >= watermark:
+                    yield item
 
     def all_ids(self, kind: EntityKind) -> Iterator[str]:
-        for item in read_snapshot(self.path):
-            if item.kind == kind:
-                yield item.native_id
+        for item in read_snapshot(self.path, frozenset({kind})):
+            yield item.native_id
 
     def set_artist_image(self, native_id: str, data: bytes, content_type: str) -> None:
         raise Unsupported("snapshot files hold no images", server=self.name)
 
     def close(self) -> None:
         return None
-
-
-def _with(item: Any, **changes: Any) -> Any:
-    from dataclasses import replace
-
-    return replace(item, **changes)

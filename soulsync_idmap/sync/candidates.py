@@ -70,7 +70,7 @@ def find_candidates(
 
     index("mbid", {inc.item.mbid for inc in batch if inc.item.mbid})
     if kind == "track":
-        index("isrc", {inc.item.isrc for inc in batch if getattr(inc.item, "isrc", None)})
+        index("isrc", {getattr(inc.item, "isrc", None) for inc in batch} - {None})
         index("album_uuid", {inc.parents["album"] for inc in batch if inc.parents.get("album")})
         _index_paths(conn, server_id, batch, rows, by)
     elif kind == "album":
@@ -83,7 +83,7 @@ def find_candidates(
         if inc.item.mbid:
             found.update(dict.fromkeys(by["mbid"].get(inc.item.mbid, [])))
         if kind == "track":
-            isrc = getattr(inc.item, "isrc", None)
+            isrc: str | None = getattr(inc.item, "isrc", None)
             if isrc:
                 found.update(dict.fromkeys(by["isrc"].get(isrc, [])))
             if inc.tail:

@@ -37,13 +37,10 @@ def synced(idmap: Invoke, tmp_path: Path, small_library: list[dict[str, Any]]) -
     return snap
 
 
-def test_servers_add_list_activate_remove(
-    idmap: Invoke, tmp_path: Path, small_library: list[dict[str, Any]]
-) -> None:
+def test_servers_add_list_activate_remove(idmap: Invoke, tmp_path: Path, small_library: list[dict[str, Any]]) -> None:
     snap = write_jsonl(tmp_path / "a.jsonl", small_library)
     assert (
-        idmap("servers", "add", "snapshot", "one", "--url", str(snap)).output
-        == "added snapshot server one (active)\n"
+        idmap("servers", "add", "snapshot", "one", "--url", str(snap)).output == "added snapshot server one (active)\n"
     )
     assert idmap("servers", "add", "snapshot", "two", "--url", str(snap)).exit_code == 0
     listed = json.loads(idmap("servers", "list", "--json").output)
@@ -106,9 +103,7 @@ def test_removed_item_is_tombstoned_and_gets_its_uuid_back(
     assert idmap("resolve", uuids[("track", "t2")]).output.strip() == "t2"
 
 
-def test_changed_item_updates_its_entity(
-    idmap: Invoke, synced: Path, small_library: list[dict[str, Any]]
-) -> None:
+def test_changed_item_updates_its_entity(idmap: Invoke, synced: Path, small_library: list[dict[str, Any]]) -> None:
     uuids = _uuids(idmap)
     edited = [dict(r, name="Airbag (Remastered)") if r["id"] == "t1" else r for r in small_library]
     write_jsonl(synced, edited)
@@ -154,10 +149,10 @@ def test_resolve_many_issues_a_fixed_number_of_queries(idmap: Invoke, synced: Pa
     uuids = list(_uuids(idmap).values())
     many = uuids * 3000 + [str(__import__("uuid").uuid4()) for _ in range(20_000)]
     with IdMap.open(db_url) as api:
-        api.resolve("00000000-0000-0000-0000-000000000000")  # warm the server cache
+        api.resolve("00000000-0000-0000-0000-000000000000", server="home")  # warm the server cache
         statements: list[str] = []
         event.listen(api.store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-        result = api.resolve_many(many)
+        result = api.resolve_many(many, server="home")
     # 20,007 distinct UUIDs -> 3 chunks of 10,000 -> 2 statements per chunk.
     assert len(statements) == 6
     assert sum(1 for v in result.values() if v is not None) == 7
@@ -185,9 +180,7 @@ def _one_line_error(result: Any, needle: str) -> None:
 
 
 def test_missing_snapshot_file(idmap: Invoke, tmp_path: Path) -> None:
-    _one_line_error(
-        idmap("servers", "add", "snapshot", "x", "--url", str(tmp_path / "nope.jsonl")), "not found"
-    )
+    _one_line_error(idmap("servers", "add", "snapshot", "x", "--url", str(tmp_path / "nope.jsonl")), "not found")
 
 
 def test_snapshot_deleted_after_add(idmap: Invoke, synced: Path) -> None:
@@ -195,9 +188,7 @@ def test_snapshot_deleted_after_add(idmap: Invoke, synced: Path) -> None:
     _one_line_error(idmap("sync", "home"), "file not found")
 
 
-def test_malformed_line_names_its_number(
-    idmap: Invoke, synced: Path, small_library: list[dict[str, Any]]
-) -> None:
+def test_malformed_line_names_its_number(idmap: Invoke, synced: Path, small_library: list[dict[str, Any]]) -> None:
     lines = [json.dumps(r) for r in small_library]
     lines.insert(3, '{"kind": "track", "id": "x", ')
     synced.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -221,9 +212,7 @@ def test_unknown_field_is_a_warning(idmap: Invoke, synced: Path, small_library: 
 def test_unknown_server_name(idmap: Invoke, synced: Path) -> None:
     _one_line_error(idmap("sync", "nope"), "unknown server 'nope'")
     _one_line_error(idmap("lookup", "nope", "1"), "unknown server 'nope'")
-    _one_line_error(
-        idmap("resolve", "00000000-0000-0000-0000-000000000000", "--server", "nope"), "unknown server"
-    )
+    _one_line_error(idmap("resolve", "00000000-0000-0000-0000-000000000000", "--server", "nope"), "unknown server")
 
 
 def test_bad_uuid(idmap: Invoke, synced: Path) -> None:

@@ -30,7 +30,10 @@ def test_old_database_is_upgraded_in_place_and_backed_up(tmp_path: Path) -> None
         config.attributes["connection"] = conn
         command.upgrade(config, "0001")
         conn.execute(
-            text("INSERT INTO server (name, kind, url, settings, active, created_at) VALUES (:n, 'snapshot', '/x', '{}', 1, :t)"),
+            text(
+                "INSERT INTO server (name, kind, url, settings, active, created_at)"
+                " VALUES (:n, 'snapshot', '/x', '{}', true, :t)"
+            ),
             {"n": "legacy", "t": datetime.now(UTC)},
         )
         conn.commit()

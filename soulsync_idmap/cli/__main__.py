@@ -1,0 +1,3 @@
+from soulsync_idmap.cli import main
+
+main()
