@@ -221,7 +221,8 @@ class JellyfinLibrary:
             dto["UserData"] = {"PlaybackPositionTicks": 0, "PlayCount": 0, "IsFavorite": False, "Played": False}
         if images:
             dto["ImageTags"] = {}
-        dto["LocationType"] = "FileSystem"
+        if self.flavor == "jellyfin":  # Emby's list items carry no LocationType
+            dto["LocationType"] = "FileSystem"
         return dto
 
     def _music_fields(self, entry: Entry) -> dict[str, Any]:
@@ -233,7 +234,8 @@ class JellyfinLibrary:
             out["IndexNumber"] = item.track_number or 0
             if item.disc_number:
                 out["ParentIndexNumber"] = item.disc_number
-        out["IsFolder"] = not isinstance(item, ServerTrack)
+        if not isinstance(item, ServerArtist):  # artist DTOs carry no IsFolder
+            out["IsFolder"] = not isinstance(item, ServerTrack)
         out["Type"] = TYPES[entry.kind]
         if isinstance(item, ServerArtist):
             return out
