@@ -362,3 +362,27 @@ def _normal_id(value: str, flavor: Flavor) -> str:
 def _with_param(request: Request, name: str, value: str) -> Request:
     return Request(request.method, request.path, {**request.query, name: value}, request.headers, request.body,
                    request.raw_path)  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m soulsync_idmap.testing.fake_jellyfin LIBRARY.jsonl``: serve until Ctrl-C."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description="Serve a snapshot file as a fake Jellyfin or Emby on 127.0.0.1.")
+    parser.add_argument("library")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--token", default="fake-api-key")
+    parser.add_argument("--flavor", choices=["jellyfin", "emby"], default="jellyfin")
+    args = parser.parse_args(argv)
+    with FakeJellyfin(args.library, token=args.token, flavor=args.flavor, port=args.port) as fake:
+        print(f"{args.flavor} on {fake.url} (token {args.token}); Ctrl-C stops", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
