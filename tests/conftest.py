@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 
 from soulsync_idmap.cli import cli
 
-
 BACKEND = os.environ.get("IDMAP_TEST_BACKEND", "sqlite")
 PG_ADMIN = os.environ.get("IDMAP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

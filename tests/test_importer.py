@@ -37,7 +37,9 @@ def soulsync_db(tmp_path: Path) -> Path:
         [("101", "Radiohead", "plex", "a74b1b7f-71a5-4011-9441-d0b5e4122711", "4Z8W4fKeB5YxbusRsdQVPb"),
          ("f2a6c4e812345678", "Radiohead", "jellyfin", None, None)],
     )  # fmt: skip
-    conn.execute("INSERT INTO albums (id, artist_id, title, year, server_source) VALUES ('201','101','OK Computer',1997,'plex')")
+    conn.execute(
+        "INSERT INTO albums (id, artist_id, title, year, server_source) VALUES ('201','101','OK Computer',1997,'plex')"
+    )
     conn.executemany(
         "INSERT INTO tracks (id, album_id, artist_id, title, track_number, duration, file_path, server_source,"
         " disc_number, isrc, spotify_track_id, deezer_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -75,7 +77,9 @@ def test_import_links_every_plex_row_and_keeps_provider_ids(
     assert providers == {"spotify": "6PYMdW9W0mJ3dbkG6ZvhVB", "deezer": "3135553"}
     exported = [json.loads(line) for line in idmap("export", "--kind", "track").output.splitlines()]
     track = next(t for t in exported if t["uuid"] == airbag)
-    assert track["isrc"] == "GBAYE9700164" and track["artist_name"] == "Radiohead" and track["album_name"] == "OK Computer"
+    assert (
+        track["isrc"] == "GBAYE9700164" and track["artist_name"] == "Radiohead" and track["album_name"] == "OK Computer"
+    )
 
     again = json.loads(idmap("import-soulsync", str(soulsync_db), "--server", "plex-home", "--json").output)
     assert again["new"] == 0 and again["unchanged"] == 4 and again["external_ids"] == 0

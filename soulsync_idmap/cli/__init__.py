@@ -7,11 +7,14 @@ import sys
 from typing import Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import IdmapError
 from .context import AppContext
 
 __all__ = ["cli", "main"]
+
+log = logging.getLogger("soulsync_idmap.cli")
 
 
 class IdmapGroup(click.Group):
@@ -24,6 +27,15 @@ class IdmapGroup(click.Group):
             raise click.ClickException(str(exc)) from None
         except OSError as exc:
             raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+        except SQLAlchemyError as exc:
+            log.debug("database error", exc_info=True)
+            first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise click.ClickException(f"database error: {first}") from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a bug: still one line for the user, the traceback with -vv
+            log.debug("unexpected error", exc_info=True)
+            raise click.ClickException(f"unexpected {type(exc).__name__}: {exc} (run with -vv for details)") from None
 
 
 class _StderrFormatter(logging.Formatter):

@@ -56,7 +56,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA temp_store=MEMORY")
-    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.execute("PRAGMA cache_size=-262144")  # 256 MB: index pages of a 1M-track library
     # Checkpoint every ~32 MB of WAL, not every 4 MB: a sync batch is larger than that.
     cursor.execute("PRAGMA wal_autocheckpoint=8192")
     cursor.close()

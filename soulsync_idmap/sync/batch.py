@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid as uuidlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,13 +15,15 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from ..mapping.store import table
+from ..mapping.bulk import BulkInsert
+from ..mapping.store import new_uuid, table
 from ..matching import (
     AlbumRecord,
     ArtistRecord,
     MatchScore,
     Thresholds,
     TrackRecord,
+    Verdict,
     pick_best,
     score_albums,
     score_artists,
@@ -42,6 +43,11 @@ from .rows import (
 )
 
 __all__ = ["BatchWriter", "Counts"]
+
+_ENTITY_INSERT = {
+    kind: BulkInsert(table(kind), [c.name for c in table(kind).c]) for kind in ("artist", "album", "track")
+}
+_LINK_INSERT = BulkInsert(table("link"), [c.name for c in table("link").c if c.name != "id"])
 
 log = logging.getLogger(__name__)
 _CHUNK = 5_000
@@ -205,7 +211,7 @@ class BatchWriter:
         for inc, target in zip(incoming, targets, strict=True):
             uuid = target
             if uuid is None:
-                uuid = str(uuidlib.uuid4())
+                uuid = new_uuid()
                 fields = entity_fields(inc.item, inc.keys, inc.parents, inc.path)
                 entity_rows.append(
                     {"uuid": uuid, "origin_server_id": self.server_id, "created_at": now, "updated_at": now,
@@ -221,8 +227,9 @@ class BatchWriter:
                  **link_fields(inc.item, inc.path)}
             )  # fmt: skip
         if entity_rows:
-            conn.execute(table(self.kind).insert(), entity_rows)
-        conn.execute(table("link").insert(), link_rows)
+            columns = _ENTITY_INSERT[self.kind].columns
+            _ENTITY_INSERT[self.kind].execute(conn, [tuple(r[c] for c in columns) for r in entity_rows])
+        _LINK_INSERT.execute(conn, [tuple(r[c] for c in _LINK_INSERT.columns) for r in link_rows])
         self.counts.linked += len(link_rows)
         if proposals:
             self._propose(conn, [(cand, new_uuids[i], m) for i, cand, m in proposals], now)
@@ -230,21 +237,47 @@ class BatchWriter:
     def _match(
         self, conn: Connection, incoming: list[Incoming]
     ) -> tuple[list[str | None], list[tuple[int, str, MatchScore]]]:
-        candidates, rows = find_candidates(conn, self.kind, self.server_id, incoming)
+        """Strong blocks first (ids, same file, same parent); name keys only for what is left.
+
+        Most items of a library that another server already holds find their entity under
+        the already-merged album or artist; the name-key query, whose buckets grow with the
+        library ("Intro", "Untitled"), then runs for the remainder only.
+        """
+        candidates, rows = find_candidates(conn, self.kind, self.server_id, incoming, by_keys=False)
+        scored: list[dict[str, MatchScore]] = [{} for _ in incoming]
+        targets: list[str | None] = [None] * len(incoming)
+        best: list[tuple[int, Verdict] | None] = [None] * len(incoming)
         claimed: set[str] = set()
-        targets: list[str | None] = []
-        proposals: list[tuple[int, str, MatchScore]] = []
-        for index, (inc, uuids) in enumerate(zip(incoming, candidates, strict=True)):
+
+        def decide(index: int, uuids: list[str]) -> None:
+            inc = incoming[index]
             uuids = [u for u in uuids if u not in claimed]
-            scores = [score(self.kind, inc.record, row_record(self.kind, rows[u]), self.thresholds) for u in uuids]
-            best = pick_best(scores, self.thresholds) if scores else None
-            if best is not None and best[1] == "same":
-                claimed.add(uuids[best[0]])
-                targets.append(uuids[best[0]])
-                continue
-            targets.append(None)
-            if best is not None and best[1] == "review":
-                proposals.append((index, uuids[best[0]], scores[best[0]]))
+            for u in uuids:
+                if u not in scored[index]:
+                    scored[index][u] = score(self.kind, inc.record, row_record(self.kind, rows[u]), self.thresholds)
+            scores = [scored[index][u] for u in uuids]
+            pick = pick_best(scores, self.thresholds) if scores else None
+            best[index] = (pick[0], pick[1]) if pick else None
+            if pick is not None and pick[1] == "same":
+                claimed.add(uuids[pick[0]])
+                targets[index] = uuids[pick[0]]
+            candidates[index] = uuids
+
+        for index, uuids in enumerate(candidates):
+            decide(index, uuids)
+        rest = [i for i in range(len(incoming)) if targets[i] is None]
+        if rest:
+            more, more_rows = find_candidates(
+                conn, self.kind, self.server_id, [incoming[i] for i in rest], by_keys=True
+            )
+            rows.update(more_rows)
+            for index, uuids in zip(rest, more, strict=True):
+                decide(index, list(dict.fromkeys([*candidates[index], *uuids])))
+        proposals: list[tuple[int, str, MatchScore]] = []
+        for index, pick in enumerate(best):
+            if targets[index] is None and pick is not None and pick[1] == "review":
+                uuid = candidates[index][pick[0]]
+                proposals.append((index, uuid, scored[index][uuid]))
         return targets, proposals
 
     def _propose(self, conn: Connection, pairs: list[tuple[str, str, MatchScore]], now: datetime) -> None:

@@ -55,9 +55,13 @@ def _rows_where(conn: Connection, kind: str, column: str, values: set[Any]) -> l
 
 
 def find_candidates(
-    conn: Connection, kind: str, server_id: int, batch: Sequence[Incoming]
+    conn: Connection, kind: str, server_id: int, batch: Sequence[Incoming], by_keys: bool
 ) -> tuple[list[list[str]], dict[str, Row[Any]]]:
-    """Per incoming item, the candidate UUIDs (best signals first); and the rows by UUID."""
+    """Per incoming item, the candidate UUIDs (best signals first); and the rows by UUID.
+
+    ``by_keys=False``: exact ids, the same file, the same parent. ``by_keys=True``: equal
+    blocking keys (at most PER_KEY_CAP entities per key).
+    """
     rows: dict[str, Row[Any]] = {}
     by: dict[str, dict[Any, list[str]]] = defaultdict(lambda: defaultdict(list))
 
@@ -68,14 +72,16 @@ def find_candidates(
             if cap is None or len(bucket) < cap:
                 bucket.append(row.uuid)
 
-    index("mbid", {inc.item.mbid for inc in batch if inc.item.mbid})
-    if kind == "track":
-        index("isrc", {getattr(inc.item, "isrc", None) for inc in batch} - {None})
-        index("album_uuid", {inc.parents["album"] for inc in batch if inc.parents.get("album")})
-        _index_paths(conn, server_id, batch, rows, by)
-    elif kind == "album":
-        index("artist_uuid", {inc.parents["artist"] for inc in batch if inc.parents.get("artist")})
-    index("match_key", {key for inc in batch for key in inc.keys}, cap=PER_KEY_CAP)
+    if by_keys:
+        index("match_key", {key for inc in batch for key in inc.keys}, cap=PER_KEY_CAP)
+    else:
+        index("mbid", {inc.item.mbid for inc in batch if inc.item.mbid})
+        if kind == "track":
+            index("isrc", {getattr(inc.item, "isrc", None) for inc in batch} - {None})
+            index("album_uuid", {inc.parents["album"] for inc in batch if inc.parents.get("album")})
+            _index_paths(conn, server_id, batch, rows, by)
+        elif kind == "album":
+            index("artist_uuid", {inc.parents["artist"] for inc in batch if inc.parents.get("artist")})
 
     per_item: list[list[str]] = []
     for inc in batch:
