@@ -72,7 +72,8 @@ class SoulSyncDatabase:
         if not self.path.is_file():
             raise ConfigError(f"SoulSync database not found: {self.path}")
         try:
-            self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            # Read by the sync engine's reader thread; one thread at a time uses it.
+            self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
             self.conn.row_factory = sqlite3.Row
             tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as exc:

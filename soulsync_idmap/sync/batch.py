@@ -32,11 +32,15 @@ from ..matching import (
 from ..servers.base import ServerAlbum, ServerItem, ServerTrack
 from .candidates import Incoming, find_candidates
 from .rows import (
+    ENTITY_FIELDS,
+    LINK_FIELDS,
     entity_fields,
+    entity_values,
     fingerprint,
     item_record,
     keys_of,
     link_fields,
+    link_values,
     mapped_path,
     path_tail,
     row_record,
@@ -45,9 +49,13 @@ from .rows import (
 __all__ = ["BatchWriter", "Counts"]
 
 _ENTITY_INSERT = {
-    kind: BulkInsert(table(kind), [c.name for c in table(kind).c]) for kind in ("artist", "album", "track")
+    kind: BulkInsert(table(kind), ("uuid", *fields, "origin_server_id", "created_at", "updated_at"))
+    for kind, fields in ENTITY_FIELDS.items()
 }
-_LINK_INSERT = BulkInsert(table("link"), [c.name for c in table("link").c if c.name != "id"])
+_LINK_INSERT = BulkInsert(
+    table("link"),
+    ("server_id", "kind", "native_id", "uuid", "fingerprint", *LINK_FIELDS, "first_seen", "last_seen", "gone_at"),
+)
 
 log = logging.getLogger(__name__)
 _CHUNK = 5_000
@@ -205,31 +213,25 @@ class BatchWriter:
         proposals: list[tuple[int, str, MatchScore]] = []
         if self.match:
             targets, proposals = self._match(conn, incoming)
-        entity_rows: list[dict[str, Any]] = []
-        link_rows: list[dict[str, Any]] = []
+        entity_rows: list[tuple[Any, ...]] = []
+        link_rows: list[tuple[Any, ...]] = []
         new_uuids: list[str] = []
+        server, kind = self.server_id, self.kind
         for inc, target in zip(incoming, targets, strict=True):
             uuid = target
             if uuid is None:
                 uuid = new_uuid()
-                fields = entity_fields(inc.item, inc.keys, inc.parents, inc.path)
-                entity_rows.append(
-                    {"uuid": uuid, "origin_server_id": self.server_id, "created_at": now, "updated_at": now,
-                     **fields}
-                )  # fmt: skip
+                entity_rows.append((uuid, *entity_values(inc.item, inc.keys, inc.parents, inc.path), server, now, now))
                 self.counts.new += 1
             else:
                 self.counts.merged += 1
             new_uuids.append(uuid)
             link_rows.append(
-                {"server_id": self.server_id, "kind": self.kind, "native_id": inc.item.native_id, "uuid": uuid,
-                 "fingerprint": fingerprint(inc.item), "first_seen": now, "last_seen": now, "gone_at": None,
-                 **link_fields(inc.item, inc.path)}
+                (server, kind, inc.item.native_id, uuid, fingerprint(inc.item),
+                 *link_values(inc.item, inc.path, inc.tail), now, now, None)
             )  # fmt: skip
-        if entity_rows:
-            columns = _ENTITY_INSERT[self.kind].columns
-            _ENTITY_INSERT[self.kind].execute(conn, [tuple(r[c] for c in columns) for r in entity_rows])
-        _LINK_INSERT.execute(conn, [tuple(r[c] for c in _LINK_INSERT.columns) for r in link_rows])
+        _ENTITY_INSERT[kind].execute(conn, entity_rows)
+        _LINK_INSERT.execute(conn, link_rows)
         self.counts.linked += len(link_rows)
         if proposals:
             self._propose(conn, [(cand, new_uuids[i], m) for i, cand, m in proposals], now)

@@ -11,6 +11,8 @@ fingerprint) and never causes removals from a partial listing.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -92,6 +94,52 @@ def _batches(items: Iterable[ServerItem], size: int) -> Iterator[list[ServerItem
         yield pending
 
 
+_DONE = object()
+
+
+def _prefetch(batches: Iterator[list[ServerItem]], depth: int = 2) -> Iterator[list[ServerItem]]:
+    """Read the next batches in a thread while the current one is written.
+
+    Reading (JSON parsing, HTTP) and writing (SQLite and PostgreSQL drivers release the
+    GIL while they work) then overlap. The reader stops when the consumer goes away;
+    its exceptions are re-raised in the consumer.
+    """
+    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(value: object) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def reader() -> None:
+        try:
+            for batch in batches:
+                if not put(batch):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed over to the consumer, raised there
+            put(exc)
+
+    thread = threading.Thread(target=reader, name="idmap-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            value = slots.get()
+            if value is _DONE:
+                return
+            if isinstance(value, BaseException):
+                raise value
+            yield value  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 class _Run:
     """One sync of one server."""
 
@@ -135,7 +183,7 @@ class _Run:
 
     def ingest(self, items: Iterable[ServerItem], phase: str, seen: dict[str, set[str]] | None) -> None:
         done = 0
-        for batch in _batches(items, self.options.batch_size):
+        for batch in _prefetch(_batches(items, self.options.batch_size)):
             kind = batch[0].kind
             with self.store.begin() as conn:
                 self.writer(kind).write(conn, batch, self.now)

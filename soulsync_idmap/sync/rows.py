@@ -110,6 +110,42 @@ def entity_fields(
     }  # fmt: skip
 
 
+ENTITY_FIELDS = {
+    "artist": ("name", "sort_name", "match_key", "mbid"),
+    "album": ("title", "match_key", "artist_uuid", "artist_name", "year", "mbid"),
+    "track": (
+        "title", "match_key", "album_uuid", "artist_uuid", "album_title", "artist_name", "track_number",
+        "disc_number", "duration_ms", "year", "mbid", "isrc", "path",
+    ),
+}  # fmt: skip
+LINK_FIELDS = ("name", "parent_native_id", "path", "path_tail")
+
+
+def entity_values(
+    item: ServerItem, keys: tuple[str, ...], parents: dict[str, str | None], path: str | None
+) -> tuple[Any, ...]:
+    """``entity_fields`` as a tuple in ``ENTITY_FIELDS`` order (the bulk-insert hot path)."""
+    match_key = keys[0] if keys else ""
+    if isinstance(item, ServerTrack):
+        return (
+            item.title, match_key, parents.get("album"), parents.get("artist"), item.album_title,
+            item.artist_name, item.track_number, item.disc_number, item.duration_ms, item.year, item.mbid,
+            item.isrc, path,
+        )  # fmt: skip
+    if isinstance(item, ServerAlbum):
+        return (item.title, match_key, parents.get("artist"), item.artist_name, item.year, item.mbid)
+    return (item.name, item.sort_name, match_key, item.mbid)
+
+
+def link_values(item: ServerItem, path: str | None, tail: str | None) -> tuple[Any, ...]:
+    """``link_fields`` as a tuple in ``LINK_FIELDS`` order."""
+    if isinstance(item, ServerTrack):
+        return (item.title, item.album_id, path, tail)
+    if isinstance(item, ServerAlbum):
+        return (item.title, item.artist_id, None, None)
+    return (item.name, None, None, None)
+
+
 def link_fields(item: ServerItem, path: str | None) -> dict[str, Any]:
     """The per-server view kept on the link: native name, parent id, path."""
     if isinstance(item, ServerArtist):

@@ -1,0 +1,48 @@
+"""Blocking keys: cheap strings two records of the same thing are likely to share."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+
+from .normalize import VARIOUS_ARTISTS, normalize_artist, split_folded_artist, split_title
+from .records import AlbumRecord, ArtistRecord, TrackRecord
+
+__all__ = ["album_keys", "artist_keys", "map_path", "track_keys"]
+
+
+def _unique(keys: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(k for k in keys if k))
+
+
+def artist_keys(record: ArtistRecord) -> tuple[str, ...]:
+    keys = [normalize_artist(record.name)]
+    if record.sort_name:
+        keys.append(normalize_artist(record.sort_name))
+    return _unique(keys) or ("?",)
+
+
+def album_keys(record: AlbumRecord) -> tuple[str, ...]:
+    return _unique([split_title(record.title).base]) or ("?",)
+
+
+def track_keys(record: TrackRecord) -> tuple[str, ...]:
+    """Base title first; with no artist and an "Artist - Title" title, the part after the dash."""
+    base = split_title(record.title).base
+    artist = normalize_artist(record.artist) if record.artist else ""
+    if not artist or artist in VARIOUS_ARTISTS:
+        folded = split_folded_artist(record.title)
+        if folded is not None:
+            return _unique([split_title(folded[1]).base, base]) or ("?",)
+    return _unique([base]) or ("?",)
+
+
+def map_path(path: str, path_map: Sequence[tuple[str, str]]) -> str:
+    """Apply the first matching prefix mapping; separators become '/'."""
+    unified = path.replace("\\", "/")
+    for source, target in path_map:
+        src = source.replace("\\", "/").rstrip("/")
+        if unified == src or unified.startswith(src + "/"):
+            unified = target.replace("\\", "/").rstrip("/") + unified[len(src) :]
+            break
+    return posixpath.normpath(unified) if unified else unified

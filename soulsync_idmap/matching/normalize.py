@@ -1,0 +1,167 @@
+"""Text normalisation for matching: pure functions, cached where names repeat.
+
+What two servers write differently for the same thing: case, accents, punctuation,
+"feat."/"ft."/"featuring", bracketed edition suffixes ("(Remastered 2011)"), a leading
+"The", "&" vs "and", sort names ("Beatles, The"), mojibake ("BeyoncÃ©"), and the artist
+folded into the title ("Artist - Title"). Version words that name a *different recording*
+(live, remix, acoustic, demo...) are kept apart, so they can veto a match.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+__all__ = [
+    "VARIOUS_ARTISTS",
+    "TitleParts",
+    "fix_mojibake",
+    "fold",
+    "normalize_artist",
+    "normalize_text",
+    "split_folded_artist",
+    "split_title",
+]
+
+_MOJIBAKE_HINTS = ("Ã", "Â", "â€", "Ð", "Ñ", "Ø", "Ù", "ã€", "ï¼")
+_PUNCT = re.compile(r"[^\w\s]|_", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+_FEAT = re.compile(r"\s*[\(\[]\s*(?:feat\.?|ft\.?|featuring|with)\s+[^\)\]]*[\)\]]", re.IGNORECASE)
+_FEAT_BARE = re.compile(r"\s+\b(?:feat\.?|ft\.?|featuring)\s+.*$", re.IGNORECASE)
+_BRACKETS = re.compile(r"\s*[\(\[\{]([^\)\]\}]*)[\)\]\}]")
+_DASH_SUFFIX = re.compile(r"\s+[-–—]\s+([^-–—]+)$")
+
+# Words in a bracket or dash suffix that do not change the recording.
+NEUTRAL = frozenset(
+    """remaster remastered remasters remastering digital digitally deluxe edition expanded anniversary
+    explicit clean album version original bonus track reissue mono stereo single lp ep bit 24 24bit
+    hd hi res hires special collector collectors limited international us uk japan japanese release
+    from soundtrack motion picture the of a and to in on""".split()
+)
+# Words that name a different recording: if one side has them and the other not, it is not the same.
+DISTINCT = frozenset(
+    """live remix rmx mix dub acoustic unplugged demo instrumental karaoke acapella cappella a-cappella
+    edit radio extended club session sessions rehearsal reprise cover orchestral symphonic piano
+    slowed sped nightcore alternate alt take outtake version rework bootleg vip""".split()
+) - {"version"}
+VARIOUS_ARTISTS = frozenset(
+    {"various artists", "various", "va", "verschiedene interpreten", "artistes divers", "vários artistas"}
+)
+
+
+def fix_mojibake(text: str) -> str:
+    """Undo UTF-8 read as Latin-1/CP1252 ("BeyoncÃ©" -> "Beyoncé") when that is what happened."""
+    if not any(hint in text for hint in _MOJIBAKE_HINTS):
+        return text
+    for codec in ("cp1252", "latin-1"):
+        try:
+            repaired = text.encode(codec).decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            continue
+        return repaired
+    return text
+
+
+@lru_cache(maxsize=200_000)
+def fold(text: str) -> str:
+    """Case, accents, punctuation and spacing folded away; letters of any script kept."""
+    text = fix_mojibake(text)
+    text = text.replace("&", " and ").replace("+", " and ")
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    stripped = stripped.casefold().replace("ß", "ss").replace("ø", "o").replace("æ", "ae").replace("œ", "oe")
+    return _SPACES.sub(" ", _PUNCT.sub(" ", stripped)).strip()
+
+
+def normalize_text(text: str) -> str:
+    """The generic normalisation behind the blocking keys."""
+    return fold(text)
+
+
+@lru_cache(maxsize=100_000)
+def normalize_artist(name: str) -> str:
+    """An artist name for comparison: sort-name order undone, "The" and featuring dropped."""
+    text = fix_mojibake(name).strip()
+    sort_form = re.match(r"^(.+),\s*(the|a|an|die|der|le|la|les|el|los)$", text, re.IGNORECASE)
+    if sort_form:
+        text = f"{sort_form.group(2)} {sort_form.group(1)}"
+    text = _FEAT.sub(" ", text)
+    text = _FEAT_BARE.sub("", text)
+    folded = fold(text)
+    if folded.startswith("the "):
+        folded = folded[4:]
+    return folded
+
+
+class TitleParts:
+    """A title split into its base words and the version tags around it."""
+
+    __slots__ = ("base", "distinct", "neutral")
+
+    def __init__(self, base: str, distinct: frozenset[str], neutral: bool) -> None:
+        self.base = base
+        self.distinct = distinct
+        self.neutral = neutral
+
+    def __repr__(self) -> str:
+        return f"TitleParts({self.base!r}, {sorted(self.distinct)}, neutral={self.neutral})"
+
+
+def _classify(suffix: str) -> tuple[frozenset[str], bool] | None:
+    """(distinct words, had neutral words) of a suffix, or None when it is part of the title."""
+    words = fold(suffix).split()
+    if not words:
+        return frozenset(), False
+    distinct = frozenset(w for w in words if w in DISTINCT)
+    if distinct:
+        return distinct, False
+    if all(w in NEUTRAL or w.isdigit() for w in words):
+        return frozenset(), True
+    return None
+
+
+@lru_cache(maxsize=200_000)
+def split_title(title: str) -> TitleParts:
+    """Base title (featuring and edition suffixes removed) and the version tags it carried."""
+    text = fix_mojibake(title)
+    text = _FEAT.sub(" ", text)
+    text = _FEAT_BARE.sub("", text)
+    distinct: set[str] = set()
+    neutral = False
+    kept = []
+    last = 0
+    for match in _BRACKETS.finditer(text):
+        kind = _classify(match.group(1))
+        if kind is None:
+            continue
+        kept.append(text[last : match.start()])
+        last = match.end()
+        distinct |= kind[0]
+        neutral = neutral or kind[1]
+    kept.append(text[last:])
+    text = " ".join(kept)
+    while True:  # "Song - Live at Wembley", "Song - 2011 Remaster"
+        dash = _DASH_SUFFIX.search(text)
+        if dash is None:
+            break
+        kind = _classify(dash.group(1))
+        if kind is None:
+            break
+        text = text[: dash.start()]
+        distinct |= kind[0]
+        neutral = neutral or kind[1]
+    base = fold(text)
+    if not base:  # a title that is only a bracket, e.g. "(Untitled)"
+        base = fold(title)
+    return TitleParts(base, frozenset(distinct), neutral)
+
+
+def split_folded_artist(title: str) -> tuple[str, str] | None:
+    """("Artist", "Title") when a title reads "Artist - Title", else None."""
+    for separator in (" - ", " – ", " — "):
+        if separator in title:
+            artist, _, rest = title.partition(separator)
+            if artist.strip() and rest.strip():
+                return artist.strip(), rest.strip()
+    return None

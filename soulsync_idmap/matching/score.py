@@ -1,0 +1,216 @@
+"""Pair scoring: exact ids first, then the same file, then weighted fuzzy similarity.
+
+Every score explains itself: ``MatchScore.reasons`` holds each component in 0..1 (and
+the rule that decided, when one did). Precision comes first: a different MusicBrainz id
+rules a match out; a different version (live, remix...), a clearly different album or
+artist, or a long duration gap can at most be proposed for review, never merged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rapidfuzz import fuzz
+
+from .normalize import VARIOUS_ARTISTS, normalize_artist, split_folded_artist, split_title
+from .records import AlbumRecord, ArtistRecord, MatchScore, Thresholds, TrackRecord, Verdict
+
+__all__ = ["pick_best", "score_albums", "score_artists", "score_tracks"]
+
+DEFAULT = Thresholds()
+TRACK_WEIGHTS = {"title": 0.40, "artist": 0.20, "album": 0.12, "duration": 0.18, "track_number": 0.05, "year": 0.05}
+ALBUM_WEIGHTS = {"title": 0.60, "artist": 0.30, "year": 0.10}
+
+
+def text_similarity(a: str, b: str) -> float:
+    """0..1 similarity of two normalised strings, tolerant of word order and of extra words.
+
+    A subset match ("abbey road" in "abbey road 2019 mix") counts a little less than
+    an exact one, and only when the shorter side has at least two words: one shared word
+    is too weak ("love" vs "love me do").
+    """
+    if a == b:
+        return 1.0
+    if not a or not b:
+        return 0.0
+    best = max(fuzz.ratio(a, b), fuzz.token_sort_ratio(a, b)) / 100
+    shorter = a if len(a) <= len(b) else b
+    if len(shorter.split()) >= 2:
+        best = max(best, 0.92 * fuzz.token_set_ratio(a, b) / 100)
+    return best
+
+
+def _duration(a: int | None, b: int | None, tolerance_s: float) -> float | None:
+    if a is None or b is None or a <= 0 or b <= 0:
+        return None
+    diff = abs(a - b) / 1000
+    if diff <= tolerance_s:
+        return 1.0
+    if diff <= 3 * tolerance_s:
+        return 1.0 - 0.6 * (diff - tolerance_s) / (2 * tolerance_s)
+    return max(0.0, 0.4 - (diff - 3 * tolerance_s) / 60)
+
+
+def _number(a: int | None, b: int | None) -> float | None:
+    if not a or not b:
+        return None
+    return 1.0 if a == b else 0.0
+
+
+def _year(a: int | None, b: int | None) -> float | None:
+    if not a or not b:
+        return None
+    gap = abs(a - b)
+    return 1.0 if gap == 0 else 0.8 if gap == 1 else 0.3 if gap <= 3 else 0.0
+
+
+def _artist_name(artist: str | None) -> str | None:
+    if not artist:
+        return None
+    name = normalize_artist(artist)
+    return None if not name or name in VARIOUS_ARTISTS else name
+
+
+def _weighted(components: dict[str, float | None], weights: dict[str, float]) -> tuple[float, dict[str, float]]:
+    present = {k: v for k, v in components.items() if v is not None}
+    total = sum(weights[k] for k in present)
+    score = sum(weights[k] * v for k, v in present.items()) / total if total else 0.0
+    return score, {k: round(v, 3) for k, v in present.items()}
+
+
+def _verdict(score: float, capped: bool, t: Thresholds) -> Verdict:
+    if score >= t.same and not capped:
+        return "same"
+    if score >= t.review:
+        return "review"
+    return "different"
+
+
+def _ids(a_id: str | None, b_id: str | None, name: str) -> MatchScore | None:
+    if a_id and b_id:
+        if a_id.strip().lower() == b_id.strip().lower():
+            return MatchScore(1.0, "same", {name: 1.0})
+        return MatchScore(0.0, "different", {name: 0.0})
+    return None
+
+
+def score_artists(a: ArtistRecord, b: ArtistRecord, thresholds: Thresholds | None = None) -> MatchScore:
+    t = thresholds or DEFAULT
+    decided = _ids(a.mbid, b.mbid, "mbid")
+    if decided is not None:
+        return decided
+    names_a = {normalize_artist(n) for n in (a.name, a.sort_name) if n}
+    names_b = {normalize_artist(n) for n in (b.name, b.sort_name) if n}
+    if names_a & names_b - {""}:
+        return MatchScore(0.98, "same", {"name": 1.0})
+    sim = max((text_similarity(x, y) for x in names_a for y in names_b), default=0.0)
+    # Distinct artists often have near-identical names: a fuzzy name alone is never enough.
+    return MatchScore(sim, _verdict(sim, True, t), {"name": round(sim, 3)})
+
+
+def score_albums(a: AlbumRecord, b: AlbumRecord, thresholds: Thresholds | None = None) -> MatchScore:
+    t = thresholds or DEFAULT
+    decided = _ids(a.mbid, b.mbid, "mbid")
+    if decided is not None:
+        return decided
+    ta, tb = split_title(a.title), split_title(b.title)
+    artist_a, artist_b = _artist_name(a.artist), _artist_name(b.artist)
+    components: dict[str, float | None] = {
+        "title": text_similarity(ta.base, tb.base),
+        "artist": text_similarity(artist_a, artist_b) if artist_a and artist_b else None,
+        "year": _year(a.year, b.year),
+    }
+    score, reasons = _weighted(components, ALBUM_WEIGHTS)
+    capped = ta.distinct != tb.distinct or (components["title"] or 0) < 0.9
+    if components["artist"] is None or components["artist"] < 0.85:
+        capped = True  # "Greatest Hits" by whom?
+    if ta.distinct != tb.distinct:
+        reasons["version"] = 0.0
+    return MatchScore(score, _verdict(score, capped, t), reasons)
+
+
+def _track_sides(a: TrackRecord) -> tuple[str, str | None]:
+    """(title, artist), taking the artist out of an "Artist - Title" title when none is given."""
+    artist = _artist_name(a.artist)
+    if artist is None:
+        folded = split_folded_artist(a.title)
+        if folded is not None:
+            return folded[1], _artist_name(folded[0])
+    return a.title, artist
+
+
+def _path_signal(a: TrackRecord, b: TrackRecord) -> float | None:
+    if not a.path or not b.path:
+        return None
+    pa, pb = a.path.replace("\\", "/"), b.path.replace("\\", "/")
+    if pa == pb:
+        return 1.0
+    tail_a = "/".join(p for p in pa.split("/") if p)
+    tail_b = "/".join(p for p in pb.split("/") if p)
+    if tail_a.casefold().split("/")[-3:] == tail_b.casefold().split("/")[-3:]:
+        return 0.95
+    return None
+
+
+def score_tracks(a: TrackRecord, b: TrackRecord, thresholds: Thresholds | None = None) -> MatchScore:
+    t = thresholds or DEFAULT
+    decided = _ids(a.mbid, b.mbid, "mbid")
+    if decided is not None:
+        return decided
+    title_a, artist_a = _track_sides(a)
+    title_b, artist_b = _track_sides(b)
+    pa, pb = split_title(title_a), split_title(title_b)
+    components: dict[str, float | None] = {
+        "title": text_similarity(pa.base, pb.base),
+        "artist": text_similarity(artist_a, artist_b) if artist_a and artist_b else None,
+        "album": _album_similarity(a.album, b.album),
+        "duration": _duration(a.duration_ms, b.duration_ms, t.duration_tolerance_s),
+        "track_number": _number(a.track_number, b.track_number),
+        "year": _year(a.year, b.year),
+    }
+    score, reasons = _weighted(components, TRACK_WEIGHTS)
+    title = components["title"] or 0.0
+    version_conflict = pa.distinct != pb.distinct
+    capped = (
+        version_conflict
+        or title < 0.85
+        or (components["artist"] is not None and components["artist"] < 0.7)
+        or (components["album"] is not None and components["album"] < 0.5)
+        or (components["duration"] is not None and components["duration"] < 0.4)
+        or sum(v is not None for v in components.values()) < 3  # a title and one more field is too little
+    )
+    if version_conflict:
+        reasons["version"] = 0.0
+    same_file = _path_signal(a, b)
+    if same_file is not None and not version_conflict and title >= 0.5:
+        reasons["path"] = same_file
+        return MatchScore(max(score, same_file), "same", reasons)
+    if a.isrc and b.isrc and a.isrc.strip().upper() == b.isrc.strip().upper():
+        reasons["isrc"] = 1.0
+        strong = not version_conflict and (components["duration"] is None or components["duration"] >= 0.4)
+        return MatchScore(max(score, 0.95), "same" if strong else "review", reasons)
+    return MatchScore(score, _verdict(score, capped, t), reasons)
+
+
+def _album_similarity(a: str | None, b: str | None) -> float | None:
+    if not a or not b:
+        return None
+    return text_similarity(split_title(a).base, split_title(b).base)
+
+
+def pick_best(scores: Sequence[MatchScore], thresholds: Thresholds | None = None) -> tuple[int, Verdict] | None:
+    """The best candidate and the final verdict; None when nothing reaches "review".
+
+    When the two best are both "same" and closer than ``gap``, the choice is a person's.
+    """
+    t = thresholds or DEFAULT
+    ranked = sorted(range(len(scores)), key=lambda i: (scores[i].verdict == "same", scores[i].score), reverse=True)
+    if not ranked or scores[ranked[0]].verdict == "different":
+        return None
+    best = ranked[0]
+    verdict = scores[best].verdict
+    if verdict == "same" and len(ranked) > 1:
+        runner = scores[ranked[1]]
+        if runner.verdict == "same" and scores[best].score - runner.score < t.gap:
+            verdict = "review"
+    return best, verdict
