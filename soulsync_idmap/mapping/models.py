@@ -4,8 +4,10 @@ Entities (``artist``, ``album``, ``track``) are keyed by a UUID that never chang
 ``link`` ties a server's native id to a UUID; ``redirect`` keeps a merged-away UUID
 resolving to its survivor. Times are timezone-aware UTC (SQLModel refuses naive datetimes).
 
-Entities carry denormalised parent names (``artist_name``, ``album_title``) so that
-matching can build its records from one row, without joins, at a million rows.
+Entities carry two blocking keys (``match_key``, ``alt_key``: the matcher's first two
+keys, e.g. a title with and without its " - Album" suffix) and denormalised parent names
+(``artist_name``, ``album_title``) so that matching can build its records from one row,
+without joins, at a million rows.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class Artist(SQLModel, table=True):
     name: str
     sort_name: str | None = None
     match_key: str = Field(index=True)
+    alt_key: str | None = Field(default=None, index=True)
     mbid: str | None = Field(default=None, index=True, max_length=64)
     origin_server_id: int | None = None
     created_at: datetime
@@ -64,6 +67,7 @@ class Album(SQLModel, table=True):
     uuid: str = Field(primary_key=True, max_length=36)
     title: str
     match_key: str = Field(index=True)
+    alt_key: str | None = Field(default=None, index=True)
     artist_uuid: str | None = Field(default=None, index=True, max_length=36)
     artist_name: str | None = None
     year: int | None = None
@@ -79,6 +83,7 @@ class Track(SQLModel, table=True):
     uuid: str = Field(primary_key=True, max_length=36)
     title: str
     match_key: str = Field(index=True)
+    alt_key: str | None = Field(default=None, index=True)
     album_uuid: str | None = Field(default=None, index=True, max_length=36)
     artist_uuid: str | None = Field(default=None, index=True, max_length=36)
     album_title: str | None = None

@@ -5,7 +5,14 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Sequence
 
-from .normalize import VARIOUS_ARTISTS, normalize_artist, split_folded_artist, split_title
+from .normalize import (
+    VARIOUS_ARTISTS,
+    normalize_artist,
+    split_folded_artist,
+    split_title,
+    strip_track_number,
+    title_variants,
+)
 from .records import AlbumRecord, ArtistRecord, TrackRecord
 
 __all__ = ["album_keys", "artist_keys", "map_path", "track_keys"]
@@ -27,14 +34,21 @@ def album_keys(record: AlbumRecord) -> tuple[str, ...]:
 
 
 def track_keys(record: TrackRecord) -> tuple[str, ...]:
-    """Base title first; with no artist and an "Artist - Title" title, the part after the dash."""
-    base = split_title(record.title).base
+    """At most three keys, the base title first.
+
+    With no artist and an "Artist - Title" title, the part after the dash comes first; a
+    title that carries a suffix (" - Album", "(Album)", "(Live at ...)") adds the title
+    without it; a leading "01 - " track number is dropped.
+    """
+    title = strip_track_number(record.title, record.track_number)
     artist = normalize_artist(record.artist) if record.artist else ""
+    keys: list[str] = []
     if not artist or artist in VARIOUS_ARTISTS:
-        folded = split_folded_artist(record.title)
+        folded = split_folded_artist(title)
         if folded is not None:
-            return _unique([split_title(folded[1]).base, base]) or ("?",)
-    return _unique([base]) or ("?",)
+            keys.append(split_title(folded[1]).base)
+    keys.extend(split_title(variant).base for variant in title_variants(title))
+    return _unique(keys)[:3] or ("?",)
 
 
 def map_path(path: str, path_map: Sequence[tuple[str, str]]) -> str:

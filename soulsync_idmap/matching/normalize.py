@@ -22,6 +22,8 @@ __all__ = [
     "normalize_text",
     "split_folded_artist",
     "split_title",
+    "strip_track_number",
+    "title_variants",
 ]
 
 _MOJIBAKE_HINTS = ("Ã", "Â", "â€", "Ð", "Ñ", "Ø", "Ù", "ã€", "ï¼")
@@ -41,10 +43,9 @@ NEUTRAL = frozenset(
 )
 # Words that name a different recording: if one side has them and the other not, it is not the same.
 DISTINCT = frozenset(
-    """live remix rmx mix dub acoustic unplugged demo instrumental karaoke acapella cappella a-cappella
-    edit radio extended club session sessions rehearsal reprise cover orchestral symphonic piano
-    slowed sped nightcore alternate alt take outtake version rework bootleg vip""".split()
-) - {"version"}
+    """live remix rmx mix acoustic unplugged demo instrumental karaoke acapella cappella edit extended
+    rehearsal reprise slowed sped nightcore outtake rework bootleg""".split()
+)
 VARIOUS_ARTISTS = frozenset(
     {"various artists", "various", "va", "verschiedene interpreten", "artistes divers", "vários artistas"}
 )
@@ -154,7 +155,37 @@ def split_title(title: str) -> TitleParts:
     base = fold(text)
     if not base:  # a title that is only a bracket, e.g. "(Untitled)"
         base = fold(title)
+    # Version words outside brackets count too ("Blue Monday Club 69 Mix" vs "Blue Monday (Club 69 Mix)").
+    distinct |= {word for word in base.split() if word in DISTINCT}
     return TitleParts(base, frozenset(distinct), neutral)
+
+
+_LEADING_NUMBER = re.compile(r"^\s*(\d{1,3})\s*[-–.]\s*(?=\S)")
+_TRAILING_BRACKET = re.compile(r"\s*[\(\[]([^\(\)\[\]]+)[\)\]]\s*$")
+
+
+def strip_track_number(title: str, track_number: int | None = None) -> str:
+    """ "01 - Song", "002-Song" -> "Song" (zero-padded, or equal to the track number)."""
+    match = _LEADING_NUMBER.match(title)
+    if match is None:
+        return title
+    digits = match.group(1)
+    if digits.startswith("0") or (track_number is not None and int(digits) == track_number):
+        return title[match.end() :]
+    return title
+
+
+def title_variants(title: str) -> tuple[str, ...]:
+    """The title, then what it is without a trailing " - suffix" or "(suffix)" (an album, a venue...)."""
+    variants = [title]
+    for separator in (" - ", " – ", " — "):
+        if separator in title:
+            variants.append(title.rsplit(separator, 1)[0])
+            break
+    bracket = _TRAILING_BRACKET.search(title)
+    if bracket is not None and bracket.start() > 0:
+        variants.append(title[: bracket.start()])
+    return tuple(dict.fromkeys(v for v in variants if v.strip()))
 
 
 def split_folded_artist(title: str) -> tuple[str, str] | None:

@@ -8,11 +8,21 @@ artist, or a long duration gap can at most be proposed for review, never merged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from rapidfuzz import fuzz
 
-from .normalize import VARIOUS_ARTISTS, normalize_artist, split_folded_artist, split_title
+from .normalize import (
+    VARIOUS_ARTISTS,
+    fold,
+    normalize_artist,
+    split_folded_artist,
+    split_title,
+    strip_track_number,
+    title_variants,
+)
 from .records import AlbumRecord, ArtistRecord, MatchScore, Thresholds, TrackRecord, Verdict
 
 __all__ = ["pick_best", "score_albums", "score_artists", "score_tracks"]
@@ -130,13 +140,26 @@ def score_albums(a: AlbumRecord, b: AlbumRecord, thresholds: Thresholds | None =
 
 
 def _track_sides(a: TrackRecord) -> tuple[str, str | None]:
-    """(title, artist), taking the artist out of an "Artist - Title" title when none is given."""
+    """(title, artist) as the record means them.
+
+    A leading track number goes ("01 - Song"); with no artist, "Artist - Title" gives
+    both; then a trailing "(Album)" or " - Album" that repeats the record's own album goes.
+    """
+    title = strip_track_number(a.title, a.track_number)
     artist = _artist_name(a.artist)
     if artist is None:
-        folded = split_folded_artist(a.title)
+        folded = split_folded_artist(title)
         if folded is not None:
-            return folded[1], _artist_name(folded[0])
-    return a.title, artist
+            title, artist = folded[1], _artist_name(folded[0])
+    if a.album:
+        album, whole = fold(a.album), fold(title)
+        if len(album) >= 3 and whole.endswith(" " + album):
+            return whole[: -len(album)].strip(), artist
+        for variant in title_variants(title)[1:]:
+            suffix = fold(title[len(variant) :])
+            if suffix and text_similarity(suffix, album) >= 0.95:
+                return variant, artist
+    return title, artist
 
 
 def _path_signal(a: TrackRecord, b: TrackRecord) -> float | None:
@@ -152,11 +175,47 @@ def _path_signal(a: TrackRecord, b: TrackRecord) -> float | None:
     return None
 
 
+_CLOCK = re.compile(r"\b(\d{1,2}):([0-5]\d)\b")
+
+
+def _unstuff(x: TrackRecord, y: TrackRecord) -> TrackRecord:
+    """Take ``y``'s artist, album and a m:ss duration out of ``x``'s title where ``x`` lacks them.
+
+    Some taggers and stores put everything in the title ("Song Artist Album 3:55"); the
+    "Artist - Title" fold is the common case of it. Only what ``y`` names is taken out.
+    """
+    if x.artist and x.album and x.duration_ms:
+        return x
+    if not x.artist and split_folded_artist(x.title) is not None:
+        return x  # "Artist - Title": _track_sides takes the artist out, keeping the title's brackets
+    title = f" {fold(x.title)} "
+    artist, album, duration = x.artist, x.album, x.duration_ms
+    if not artist and y.artist:
+        name = fold(y.artist)
+        if len(name) >= 3 and f" {name} " in title:
+            title, artist = title.replace(f" {name} ", " ", 1), y.artist
+    if not album and y.album:
+        for candidate in (fold(y.album), split_title(y.album).base):
+            if len(candidate) >= 3 and f" {candidate} " in title:
+                title, album = title.replace(f" {candidate} ", " ", 1), y.album
+                break
+    if not duration:
+        clock = _CLOCK.search(x.title)
+        if clock:
+            duration = (int(clock.group(1)) * 60 + int(clock.group(2))) * 1000
+            title = title.replace(f" {clock.group(1)} {clock.group(2)} ", " ", 1)
+    title = title.strip()
+    if not title or (artist, album, duration) == (x.artist, x.album, x.duration_ms):
+        return x
+    return replace(x, title=title, artist=artist, album=album, duration_ms=duration)
+
+
 def score_tracks(a: TrackRecord, b: TrackRecord, thresholds: Thresholds | None = None) -> MatchScore:
     t = thresholds or DEFAULT
     decided = _ids(a.mbid, b.mbid, "mbid")
     if decided is not None:
         return decided
+    a, b = _unstuff(a, b), _unstuff(b, a)
     title_a, artist_a = _track_sides(a)
     title_b, artist_b = _track_sides(b)
     pa, pb = split_title(title_a), split_title(title_b)

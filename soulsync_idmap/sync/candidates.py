@@ -73,7 +73,9 @@ def find_candidates(
                 bucket.append(row.uuid)
 
     if by_keys:
-        index("match_key", {key for inc in batch for key in inc.keys}, cap=PER_KEY_CAP)
+        keys = {key for inc in batch for key in inc.keys}
+        index("match_key", keys, cap=PER_KEY_CAP)
+        index("alt_key", keys, cap=PER_KEY_CAP)
     else:
         index("mbid", {inc.item.mbid for inc in batch if inc.item.mbid})
         if kind == "track":
@@ -100,6 +102,7 @@ def find_candidates(
             found.update(dict.fromkeys(by["artist_uuid"].get(inc.parents["artist"], [])))
         for key in inc.keys:
             found.update(dict.fromkeys(by["match_key"].get(key, [])))
+            found.update(dict.fromkeys(by["alt_key"].get(key, [])))
         per_item.append(list(found))
 
     taken = _linked_here(conn, server_id, kind, {u for uuids in per_item for u in uuids})

@@ -94,15 +94,19 @@ def entity_fields(
 ) -> dict[str, Any]:
     """The canonical entity columns taken from an item (no uuid or timestamps)."""
     match_key = keys[0] if keys else ""
+    alt_key = keys[1] if len(keys) > 1 else None
     if isinstance(item, ServerArtist):
-        return {"name": item.name, "sort_name": item.sort_name, "match_key": match_key, "mbid": item.mbid}
+        return {
+            "name": item.name, "sort_name": item.sort_name, "match_key": match_key, "alt_key": alt_key,
+            "mbid": item.mbid,
+        }  # fmt: skip
     if isinstance(item, ServerAlbum):
         return {
-            "title": item.title, "match_key": match_key, "artist_uuid": parents.get("artist"),
+            "title": item.title, "match_key": match_key, "alt_key": alt_key, "artist_uuid": parents.get("artist"),
             "artist_name": item.artist_name, "year": item.year, "mbid": item.mbid,
         }  # fmt: skip
     return {
-        "title": item.title, "match_key": match_key, "album_uuid": parents.get("album"),
+        "title": item.title, "match_key": match_key, "alt_key": alt_key, "album_uuid": parents.get("album"),
         "artist_uuid": parents.get("artist"), "album_title": item.album_title,
         "artist_name": item.artist_name, "track_number": item.track_number,
         "disc_number": item.disc_number, "duration_ms": item.duration_ms, "year": item.year,
@@ -111,10 +115,10 @@ def entity_fields(
 
 
 ENTITY_FIELDS = {
-    "artist": ("name", "sort_name", "match_key", "mbid"),
-    "album": ("title", "match_key", "artist_uuid", "artist_name", "year", "mbid"),
+    "artist": ("name", "sort_name", "match_key", "alt_key", "mbid"),
+    "album": ("title", "match_key", "alt_key", "artist_uuid", "artist_name", "year", "mbid"),
     "track": (
-        "title", "match_key", "album_uuid", "artist_uuid", "album_title", "artist_name", "track_number",
+        "title", "match_key", "alt_key", "album_uuid", "artist_uuid", "album_title", "artist_name", "track_number",
         "disc_number", "duration_ms", "year", "mbid", "isrc", "path",
     ),
 }  # fmt: skip
@@ -126,15 +130,16 @@ def entity_values(
 ) -> tuple[Any, ...]:
     """``entity_fields`` as a tuple in ``ENTITY_FIELDS`` order (the bulk-insert hot path)."""
     match_key = keys[0] if keys else ""
+    alt_key = keys[1] if len(keys) > 1 else None
     if isinstance(item, ServerTrack):
         return (
-            item.title, match_key, parents.get("album"), parents.get("artist"), item.album_title,
+            item.title, match_key, alt_key, parents.get("album"), parents.get("artist"), item.album_title,
             item.artist_name, item.track_number, item.disc_number, item.duration_ms, item.year, item.mbid,
             item.isrc, path,
         )  # fmt: skip
     if isinstance(item, ServerAlbum):
-        return (item.title, match_key, parents.get("artist"), item.artist_name, item.year, item.mbid)
-    return (item.name, item.sort_name, match_key, item.mbid)
+        return (item.title, match_key, alt_key, parents.get("artist"), item.artist_name, item.year, item.mbid)
+    return (item.name, item.sort_name, match_key, alt_key, item.mbid)
 
 
 def link_values(item: ServerItem, path: str | None, tail: str | None) -> tuple[Any, ...]:
