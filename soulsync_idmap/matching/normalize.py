@@ -55,12 +55,13 @@ def fix_mojibake(text: str) -> str:
     """Undo UTF-8 read as Latin-1/CP1252 ("BeyoncÃ©" -> "Beyoncé") when that is what happened."""
     if not any(hint in text for hint in _MOJIBAKE_HINTS):
         return text
-    for codec in ("cp1252", "latin-1"):
-        try:
-            repaired = text.encode(codec).decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            continue
-        return repaired
+    # "Ã " is "à" whose second byte (a no-break space) was turned into a plain space.
+    for candidate in (text, text.replace("Ã ", "Ã\xa0")):
+        for codec in ("cp1252", "latin-1"):
+            try:
+                return candidate.encode(codec).decode("utf-8")
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                continue
     return text
 
 
@@ -117,7 +118,7 @@ def _classify(suffix: str) -> tuple[frozenset[str], bool] | None:
     distinct = frozenset(w for w in words if w in DISTINCT)
     if distinct:
         return distinct, False
-    if all(w in NEUTRAL or w.isdigit() for w in words):
+    if all(w in NEUTRAL or w.isdigit() or len(w) == 1 for w in words):
         return frozenset(), True
     return None
 

@@ -1,0 +1,148 @@
+"""Pair scoring: each signal, the vetoes, the breakdown, pick_best."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from soulsync_idmap.matching import (
+    AlbumRecord,
+    ArtistRecord,
+    MatchScore,
+    Thresholds,
+    TrackRecord,
+    pick_best,
+    score_albums,
+    score_artists,
+    score_tracks,
+)
+
+AIRBAG = TrackRecord("Airbag", "Radiohead", "OK Computer", 284_000, 1997, 1)
+
+
+def test_equal_mbids_decide_and_different_ones_rule_out() -> None:
+    a = TrackRecord("Airbag", mbid="6b9a509f-6907-4a6e-9345-2f12da09ba4b")
+    b = TrackRecord("Something else entirely", mbid="6B9A509F-6907-4A6E-9345-2F12DA09BA4B")
+    assert score_tracks(a, b).verdict == "same"
+    c = TrackRecord("Airbag", "Radiohead", "OK Computer", 284_000, mbid="00000000-0000-0000-0000-000000000001")
+    d = TrackRecord("Airbag", "Radiohead", "OK Computer", 284_000, mbid="00000000-0000-0000-0000-000000000002")
+    result = score_tracks(c, d)
+    assert result.verdict == "different" and result.reasons == {"mbid": 0.0}
+
+
+def test_equal_isrc_is_strong_evidence() -> None:
+    a = TrackRecord("Airbag", "Radiohead", isrc="GBAYE9700164", duration_ms=284_000)
+    b = TrackRecord("Airbag (Remastered)", "Radiohead", "OK Computer OKNOTOK", isrc="gbaye9700164", duration_ms=285_000)
+    result = score_tracks(a, b)
+    assert result.verdict == "same" and result.reasons["isrc"] == 1.0
+
+
+def test_same_file_after_path_mapping() -> None:
+    a = TrackRecord("Airbag", path="/mnt/music/Radiohead/OK Computer/01 Airbag.flac")
+    b = TrackRecord("AIRBAG", path="/data/media/Radiohead/OK Computer/01 Airbag.flac")
+    assert score_tracks(a, b).verdict == "same"
+    other = TrackRecord("Airbag", path="/mnt/music/Radiohead/Live/01 Airbag.flac")
+    assert "path" not in score_tracks(a, other).reasons
+
+
+def test_fuzzy_match_of_differently_tagged_copies() -> None:
+    b = TrackRecord("AIRBAG (Remastered)", "radiohead", "OK Computer (Collector's Edition)", 285_200, 1997, 1)
+    result = score_tracks(AIRBAG, b)
+    assert result.verdict == "same"
+    assert result.reasons["duration"] == 1.0 and result.reasons["title"] == 1.0
+
+
+def test_live_versions_and_remixes_are_never_merged_automatically() -> None:
+    for title in ("Airbag (Live)", "Airbag - Live at Glastonbury", "Airbag (Remix)", "Airbag (Acoustic)"):
+        result = score_tracks(AIRBAG, TrackRecord(title, "Radiohead", "OK Computer", 284_000, 1997, 1))
+        assert result.verdict != "same", title
+        assert result.reasons.get("version") == 0.0
+
+
+def test_same_title_on_a_different_album_is_not_merged() -> None:
+    single = TrackRecord("Airbag", "Radiohead", "Airbag / How Am I Driving?", 284_000, 1998, 1)
+    assert score_tracks(AIRBAG, single).verdict != "same"
+
+
+def test_a_long_duration_gap_is_not_merged() -> None:
+    edit = TrackRecord("Airbag", "Radiohead", "OK Computer", 200_000, 1997, 1)
+    assert score_tracks(AIRBAG, edit).verdict != "same"
+
+
+def test_different_artist_is_not_merged() -> None:
+    cover = TrackRecord("Airbag", "Some Cover Band", "OK Computer", 284_000, 1997, 1)
+    assert score_tracks(AIRBAG, cover).verdict != "same"
+
+
+def test_artist_folded_into_title() -> None:
+    a = TrackRecord("Radiohead - Airbag", None, "OK Computer", 284_000, 1997, 1)
+    assert score_tracks(a, AIRBAG).verdict == "same"
+
+
+def test_title_and_one_field_is_too_little() -> None:
+    assert (
+        score_tracks(TrackRecord("Intro", duration_ms=60_000), TrackRecord("Intro", duration_ms=60_000)).verdict
+        != "same"
+    )
+
+
+def test_breakdown_and_summary() -> None:
+    b = TrackRecord("Airbag", "Radiohead", "OK Computer", 300_000, 1997, 1)
+    result = score_tracks(AIRBAG, b)
+    assert set(result.reasons) >= {"title", "artist", "album", "duration", "track_number", "year"}
+    assert result.summary().split(": ")[1].startswith("duration")
+
+
+def test_artists() -> None:
+    assert score_artists(ArtistRecord("The Beatles"), ArtistRecord("Beatles, The")).verdict == "same"
+    assert score_artists(ArtistRecord("Brandy"), ArtistRecord("Brand")).verdict != "same"
+    assert score_artists(ArtistRecord("Nirvana", mbid="a"), ArtistRecord("Nirvana", mbid="b")).verdict == "different"
+
+
+def test_albums() -> None:
+    a = AlbumRecord("OK Computer", "Radiohead", 1997)
+    assert score_albums(a, AlbumRecord("OK Computer (Collector's Edition)", "Radiohead", 1997)).verdict == "same"
+    assert score_albums(AlbumRecord("Greatest Hits", "Queen"), AlbumRecord("Greatest Hits", "ABBA")).verdict != "same"
+    assert score_albums(AlbumRecord("Greatest Hits"), AlbumRecord("Greatest Hits")).verdict != "same"
+
+
+def test_pick_best_gap_rule() -> None:
+    same_a = MatchScore(0.95, "same", {})
+    same_b = MatchScore(0.945, "same", {})
+    assert pick_best([same_b, same_a]) == (1, "review")
+    assert pick_best([MatchScore(0.99, "same", {}), same_b]) == (0, "same")
+    assert pick_best([MatchScore(0.3, "different", {})]) is None
+    assert pick_best([]) is None
+    assert pick_best([MatchScore(0.7, "review", {}), MatchScore(0.5, "different", {})]) == (0, "review")
+
+
+def test_thresholds_validate() -> None:
+    import pytest
+
+    with pytest.raises(ValueError):
+        Thresholds(same=0.5, review=0.7)
+
+
+tracks = st.builds(
+    TrackRecord,
+    title=st.text(min_size=1, max_size=40),
+    artist=st.none() | st.text(max_size=20),
+    album=st.none() | st.text(max_size=20),
+    duration_ms=st.none() | st.integers(1, 900_000),
+    year=st.none() | st.integers(1900, 2030),
+    track_number=st.none() | st.integers(1, 30),
+)
+
+
+@given(tracks, tracks)
+def test_scores_are_bounded_and_symmetric(a: TrackRecord, b: TrackRecord) -> None:
+    ab, ba = score_tracks(a, b), score_tracks(b, a)
+    assert 0.0 <= ab.score <= 1.0
+    assert all(0.0 <= v <= 1.0 for v in ab.reasons.values())
+    assert ab.verdict == ba.verdict
+    assert abs(ab.score - ba.score) < 1e-9
+
+
+@given(tracks)
+def test_a_record_is_never_different_from_itself(a: TrackRecord) -> None:
+    assert score_tracks(a, a).verdict != "different"
