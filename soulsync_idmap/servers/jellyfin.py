@@ -239,8 +239,10 @@ class JellyfinServer:
     def _pages(self, path: str, params: dict[str, Any], limit: int) -> Iterator[list[Raw]]:
         """Fresh items page by page; ends on an empty or last page, whatever the total claims.
 
-        Items repeated from the page before (a shifted window) are dropped; a page of
-        nothing but repeats means the server ignores StartIndex, which would never end.
+        Items repeated from the page before (a shifted window) are dropped, and the next
+        page starts after the fresh items only: a window shifted back by items added while
+        paging is then re-read, never skipped. A page of nothing but repeats means the
+        server ignores StartIndex, which would never end.
         """
         start = 0
         previous: set[str] = set()
@@ -258,7 +260,7 @@ class JellyfinServer:
                 raise BadResponse(f"GET {path} sent the same items again at StartIndex={start}", server=self.name)
             if fresh:
                 yield fresh
-            start += len(items)
+            start += len(fresh)
             claimed = data.get("TotalRecordCount")
             total = claimed if isinstance(claimed, int) and not isinstance(claimed, bool) else None
             if not items:
