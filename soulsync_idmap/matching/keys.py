@@ -18,8 +18,11 @@ from .records import AlbumRecord, ArtistRecord, TrackRecord
 __all__ = ["album_keys", "artist_keys", "map_path", "track_keys"]
 
 
+MAX_KEY = 200  # indexed columns: a 100,000-character title must not break a B-tree
+
+
 def _unique(keys: Sequence[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(k for k in keys if k))
+    return tuple(dict.fromkeys(k[:MAX_KEY].strip() for k in keys if k and k[:MAX_KEY].strip()))
 
 
 def artist_keys(record: ArtistRecord) -> tuple[str, ...]:

@@ -108,8 +108,10 @@ class _LineReader:
             raise self.fail(lineno, f"'kind' must be artist, album or track, not {kind!r}")
         native_id = self._required_str(obj, "id", lineno)
         name = self._required_str(obj, "name", lineno)
-        if "\x00" in native_id:
-            raise self.fail(lineno, "'id' contains a NUL character")
+        if "\x00" in native_id or "\x00" in name:
+            raise self.fail(lineno, "'id' and 'name' must not contain a NUL character")
+        if len(native_id) > 200:
+            raise self.fail(lineno, "'id' is longer than 200 characters")
         ints = {f: self._int(obj, f, lineno) for f in _INT_FIELDS if f in obj}
         strs = {f: self._str(obj, f, lineno) for f in _STR_FIELDS if f in obj}
         added = self._date(obj, "added_at", lineno)

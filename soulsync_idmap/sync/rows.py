@@ -46,7 +46,8 @@ def path_tail(path: str | None) -> str | None:
     if not path:
         return None
     parts = [p for p in path.replace("\\", "/").split("/") if p]
-    return "/".join(parts[-3:]).casefold() if parts else None
+    # Indexed: capped so that an absurd path cannot exceed a B-tree entry.
+    return "/".join(parts[-3:]).casefold()[-400:] if parts else None
 
 
 def mapped_path(item: ServerItem, path_map: tuple[tuple[str, str], ...]) -> str | None:

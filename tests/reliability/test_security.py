@@ -1,0 +1,92 @@
+"""Secrets stay secret: never in the database, logs, errors or --json; config 0600; TLS on by default."""
+
+from __future__ import annotations
+
+import json
+import logging
+import stat
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from benchmarks.gen_library import generate
+from soulsync_idmap.mapping.store import Store, server_config
+from soulsync_idmap.testing.fake_jellyfin import FakeJellyfin
+from tests.conftest import Invoke
+
+SECRET = "s3cr3t-t0ken-4f9a8b7c6d5e4f3a2b1c"
+PASSWORD = "hunter2-Pa55w0rd!"
+
+
+def _dump(db_url: str) -> str:
+    """Every value of every table, as text."""
+    engine = create_engine(db_url)
+    parts = []
+    with engine.connect() as conn:
+        for table in ("server", "link", "artist", "album", "track", "sync_run", "decision", "review_item"):
+            for row in conn.execute(text(f"SELECT * FROM {table}")):
+                parts.append(repr(tuple(row)))
+    engine.dispose()
+    return "\n".join(parts)
+
+
+def test_tokens_and_passwords_never_leave_the_config_file(
+    idmap: Invoke, db_url: str, config_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    library = tmp_path / "lib.jsonl"
+    generate(library, tracks=40, albums=4, artists=2, seed=3)
+    caplog.set_level(logging.DEBUG)
+    with FakeJellyfin(library, token=SECRET, user=("alice", PASSWORD)) as fake:
+        assert idmap("servers", "add", "jellyfin", "jf", "--url", fake.url, "--token", SECRET).exit_code == 0
+        assert idmap("servers", "add", "jellyfin", "jf2", "--url", fake.url, "--user", "alice",
+                     "--password", PASSWORD).exit_code == 0  # fmt: skip
+        outputs = [
+            idmap("-vv", "sync", "--json").output,
+            idmap("servers", "list", "--json").output,
+            idmap("stats", "--json").output,
+            idmap("export").output,
+        ]
+        assert idmap("servers", "add", "jellyfin", "bad", "--url", fake.url, "--token", "wrong-" + SECRET).exit_code == 0
+        failed = idmap("sync", "bad")
+        assert failed.exit_code == 1
+        outputs.append(failed.output)
+    everything = "\n".join([*outputs, caplog.text, _dump(db_url)])
+    assert SECRET not in everything
+    assert PASSWORD not in everything
+    assert json.loads(outputs[0])[0]["ok"]
+    config = json.loads(config_path.read_text())
+    assert config["servers"]["jf"]["token"] == SECRET
+    assert config["servers"]["jf2"]["password"] == PASSWORD
+    assert stat.S_IMODE(config_path.stat().st_mode) == 0o600
+
+
+def test_secrets_from_the_environment(idmap: Invoke, db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    library = tmp_path / "lib.jsonl"
+    generate(library, tracks=10, albums=1, artists=1, seed=3)
+    with FakeJellyfin(library, token=SECRET) as fake:
+        assert idmap("servers", "add", "jellyfin", "home-jf", "--url", fake.url).exit_code == 0
+        assert idmap("sync", "home-jf").exit_code == 1  # no token anywhere
+        monkeypatch.setenv("IDMAP_HOME_JF_TOKEN", SECRET)
+        assert idmap("sync", "home-jf").exit_code == 0
+    assert SECRET not in _dump(db_url)
+
+
+def test_tls_verification_is_on_unless_insecure_is_explicit(idmap: Invoke, db_url: str) -> None:
+    assert idmap("servers", "add", "jellyfin", "a", "--url", "https://127.0.0.1:8920", "--token", "t").exit_code == 0
+    assert idmap("servers", "add", "jellyfin", "b", "--url", "https://127.0.0.1:8920", "--token", "t",
+                 "--insecure").exit_code == 0  # fmt: skip
+    store = Store.open(db_url)
+    try:
+        assert server_config(store.server("a"), {}).verify_tls is True
+        assert server_config(store.server("b"), {}).verify_tls is False
+    finally:
+        store.close()
+
+
+def test_server_config_repr_hides_secrets() -> None:
+    from soulsync_idmap.servers.base import ServerConfig
+
+    config = ServerConfig("n", "jellyfin", "http://127.0.0.1", token=SECRET, password=PASSWORD)
+    assert SECRET not in repr(config) and PASSWORD not in repr(config)
+    assert SECRET not in str(config)
