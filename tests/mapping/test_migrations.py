@@ -64,3 +64,32 @@ def test_a_fresh_database_makes_no_backup(tmp_path: Path) -> None:
     with IdMap.open(f"sqlite:///{tmp_path / 'fresh.db'}"):
         pass
     assert sorted(p.name for p in tmp_path.iterdir() if "bak" in p.name) == []
+
+
+def test_upgrade_from_the_first_revision_keeps_data(db_url: str) -> None:
+    """The same on the backend under test (SQLite, or PostgreSQL in the second pass)."""
+    engine = create_engine(db_url)
+    config = _alembic_config()
+    with engine.connect() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.execute(
+            text(
+                "INSERT INTO server (name, kind, url, settings, active, created_at)"
+                " VALUES (:n, 'snapshot', '/x', '{}', true, :t)"
+            ),
+            {"n": "legacy", "t": datetime.now(UTC)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO track (uuid, title, match_key, created_at, updated_at)"
+                " VALUES ('00000000-0000-7000-8000-000000000001', 'Airbag', 'airbag', :t, :t)"
+            ),
+            {"t": datetime.now(UTC)},
+        )
+        conn.commit()
+    engine.dispose()
+    with IdMap.open(db_url) as idmap, idmap.store.engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == "0003"
+        assert conn.execute(text("SELECT title, alt_key FROM track")).one() == ("Airbag", None)
+        assert [s.name for s in idmap.store.servers()] == ["legacy"]
