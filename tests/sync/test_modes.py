@@ -1,0 +1,66 @@
+"""When a sync is full and when it is incremental, and what incremental sees."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from freezegun import freeze_time
+
+from tests.conftest import Invoke, write_jsonl
+
+
+def _sync(idmap: Invoke, *args: str) -> dict[str, Any]:
+    result = idmap("sync", "home", "--json", *args)
+    assert result.exit_code == 0, result.output
+    return dict(json.loads(result.output)[0])
+
+
+def test_first_run_full_then_incremental_then_weekly_full(
+    idmap: Invoke, tmp_path: Path, small_library: list[dict[str, Any]]
+) -> None:
+    snap = write_jsonl(tmp_path / "home.jsonl", small_library)
+    os.utime(snap, (time.time() - 3600, time.time() - 3600))
+    idmap("servers", "add", "snapshot", "home", "--url", str(snap))
+    start = datetime.now(UTC)
+    with freeze_time(start) as clock:
+        assert _sync(idmap)["mode"] == "full"
+        clock.tick(timedelta(hours=1))
+        assert _sync(idmap)["mode"] == "incremental"
+        assert _sync(idmap, "--full")["mode"] == "full"
+        clock.tick(timedelta(days=8))
+        assert _sync(idmap)["mode"] == "full"  # the removal check is due
+
+
+def test_incremental_sees_changes_additions_and_removals(
+    idmap: Invoke, tmp_path: Path, small_library: list[dict[str, Any]]
+) -> None:
+    stamp = "2024-01-01T00:00:00Z"
+    base = [dict(r, updated_at=stamp) for r in small_library]
+    snap = write_jsonl(tmp_path / "home.jsonl", base)
+    idmap("servers", "add", "snapshot", "home", "--url", str(snap))
+    assert _sync(idmap)["new"] == 7
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    changed = [dict(r, name="Airbag (Live)", updated_at=now) if r["id"] == "t1" else r for r in base if r["id"] != "t3"]
+    changed.append({"kind": "track", "id": "t4", "name": "Exit Music", "album_id": "al1", "artist_id": "ar1",
+                    "updated_at": now})  # fmt: skip
+    write_jsonl(snap, changed)
+    summary = _sync(idmap)
+    assert summary["mode"] == "incremental"
+    assert (summary["updated"], summary["new"], summary["gone"]) == (1, 1, 1)
+    assert summary["seen"] == 2  # only what changed since the watermark was read
+    lookup = idmap("lookup", "home", "t3")
+    assert lookup.exit_code == 0  # the removed track keeps its UUID
+
+
+def test_stats_shows_the_runs(idmap: Invoke, tmp_path: Path, small_library: list[dict[str, Any]]) -> None:
+    snap = write_jsonl(tmp_path / "home.jsonl", small_library)
+    idmap("servers", "add", "snapshot", "home", "--url", str(snap))
+    _sync(idmap)
+    _sync(idmap, "--full")
+    runs = json.loads(idmap("stats", "--json").output)["runs"]
+    assert [(r["mode"], r["status"], r["new"]) for r in runs] == [("full", "ok", 0), ("full", "ok", 7)]
