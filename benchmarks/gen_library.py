@@ -60,11 +60,13 @@ def generate(path: str | Path, tracks: int, albums: int, artists: int, seed: int
             if rng.random() < 0.6:
                 item["mbid"] = _uuid(rng)
             write(item)
-        per_album = max(1, tracks // max(1, albums))
+        first_track = 0
         for t in range(tracks):
-            album = min(t // per_album, albums - 1)
+            album = t * albums // tracks  # tracks spread evenly: 12 or 13 per album, never one giant album
+            if album != (t - 1) * albums // tracks:
+                first_track = t
             artist, title, year = album_info[album]
-            number = t - album * per_album + 1
+            number = t - first_track + 1
             song = _name(rng, 1, 5)
             item = {
                 "kind": "track", "id": f"t{t}", "name": song, "artist_id": f"ar{artist}",

@@ -245,41 +245,45 @@ class BatchWriter:
         the already-merged album or artist; the name-key query, whose buckets grow with the
         library ("Intro", "Untitled"), then runs for the remainder only.
         """
-        candidates, rows = find_candidates(conn, self.kind, self.server_id, incoming, by_keys=False)
+        tiers, rows = find_candidates(conn, self.kind, self.server_id, incoming, by_keys=False)
         scored: list[dict[str, MatchScore]] = [{} for _ in incoming]
         targets: list[str | None] = [None] * len(incoming)
-        best: list[tuple[int, Verdict] | None] = [None] * len(incoming)
+        best: list[tuple[str, Verdict] | None] = [None] * len(incoming)
         claimed: set[str] = set()
+        records: dict[str, Any] = {}
 
-        def decide(index: int, uuids: list[str]) -> None:
-            inc = incoming[index]
-            uuids = [u for u in uuids if u not in claimed]
-            for u in uuids:
-                if u not in scored[index]:
-                    scored[index][u] = score(self.kind, inc.record, row_record(self.kind, rows[u]), self.thresholds)
-            scores = [scored[index][u] for u in uuids]
-            pick = pick_best(scores, self.thresholds) if scores else None
-            best[index] = (pick[0], pick[1]) if pick else None
-            if pick is not None and pick[1] == "same":
-                claimed.add(uuids[pick[0]])
-                targets[index] = uuids[pick[0]]
-            candidates[index] = uuids
+        def decide(index: int, item_tiers: list[list[str]]) -> None:
+            inc, seen = incoming[index], scored[index]
+            for tier in item_tiers:
+                for u in tier:
+                    if u in seen or u in claimed:
+                        continue
+                    record = records.get(u)
+                    if record is None:
+                        record = records[u] = row_record(self.kind, rows[u])
+                    seen[u] = score(self.kind, inc.record, record, self.thresholds)
+                uuids = [u for u in seen if u not in claimed]
+                pick = pick_best([seen[u] for u in uuids], self.thresholds) if uuids else None
+                best[index] = (uuids[pick[0]], pick[1]) if pick else None
+                if pick is not None and pick[1] == "same":
+                    claimed.add(uuids[pick[0]])
+                    targets[index] = uuids[pick[0]]
+                    return
 
-        for index, uuids in enumerate(candidates):
-            decide(index, uuids)
+        for index, item_tiers in enumerate(tiers):
+            decide(index, item_tiers)
         rest = [i for i in range(len(incoming)) if targets[i] is None]
         if rest:
             more, more_rows = find_candidates(
                 conn, self.kind, self.server_id, [incoming[i] for i in rest], by_keys=True
             )
             rows.update(more_rows)
-            for index, uuids in zip(rest, more, strict=True):
-                decide(index, list(dict.fromkeys([*candidates[index], *uuids])))
+            for index, item_tiers in zip(rest, more, strict=True):
+                decide(index, item_tiers)
         proposals: list[tuple[int, str, MatchScore]] = []
         for index, pick in enumerate(best):
-            if targets[index] is None and pick is not None and pick[1] == "review":
-                uuid = candidates[index][pick[0]]
-                proposals.append((index, uuid, scored[index][uuid]))
+            if targets[index] is None and pick is not None and pick[1] == "review" and pick[0] not in claimed:
+                proposals.append((index, pick[0], scored[index][pick[0]]))
         return targets, proposals
 
     def _propose(self, conn: Connection, pairs: list[tuple[str, str, MatchScore]], now: datetime) -> None:

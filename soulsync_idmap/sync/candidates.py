@@ -56,8 +56,11 @@ def _rows_where(conn: Connection, kind: str, column: str, values: set[Any]) -> l
 
 def find_candidates(
     conn: Connection, kind: str, server_id: int, batch: Sequence[Incoming], by_keys: bool
-) -> tuple[list[list[str]], dict[str, Row[Any]]]:
-    """Per incoming item, the candidate UUIDs (best signals first); and the rows by UUID.
+) -> tuple[list[list[list[str]]], dict[str, Row[Any]]]:
+    """Per incoming item, candidate UUIDs in tiers (strongest evidence first); the rows by UUID.
+
+    Tiers: equal ids or the same file; same parent and same track number or key; the
+    rest. The writer scores tier by tier and stops at the first sure match.
 
     ``by_keys=False``: exact ids, the same file, the same parent. ``by_keys=True``: equal
     blocking keys (at most PER_KEY_CAP entities per key).
@@ -85,28 +88,53 @@ def find_candidates(
         elif kind == "album":
             index("artist_uuid", {inc.parents["artist"] for inc in batch if inc.parents.get("artist")})
 
-    per_item: list[list[str]] = []
+    per_item: list[list[list[str]]] = []
     for inc in batch:
-        found: dict[str, None] = {}
+        strong: dict[str, None] = {}
+        close: dict[str, None] = {}
+        rest: dict[str, None] = {}
         if inc.item.mbid:
-            found.update(dict.fromkeys(by["mbid"].get(inc.item.mbid, [])))
+            strong.update(dict.fromkeys(by["mbid"].get(inc.item.mbid, [])))
         if kind == "track":
             isrc: str | None = getattr(inc.item, "isrc", None)
             if isrc:
-                found.update(dict.fromkeys(by["isrc"].get(isrc, [])))
+                strong.update(dict.fromkeys(by["isrc"].get(isrc, [])))
             if inc.tail:
-                found.update(dict.fromkeys(by["path_tail"].get(inc.tail, [])))
+                strong.update(dict.fromkeys(by["path_tail"].get(inc.tail, [])))
             if inc.parents.get("album"):
-                found.update(dict.fromkeys(by["album_uuid"].get(inc.parents["album"], [])))
+                siblings = _same_album(inc, by["album_uuid"].get(inc.parents["album"], []), rows)
+                number = getattr(inc.item, "track_number", None)
+                keys = set(inc.keys)
+                for u in siblings:
+                    row = rows[u]
+                    near = (number is not None and row.track_number == number) or row.match_key in keys
+                    (close if near or row.alt_key in keys else rest)[u] = None
         elif kind == "album" and inc.parents.get("artist"):
-            found.update(dict.fromkeys(by["artist_uuid"].get(inc.parents["artist"], [])))
+            rest.update(dict.fromkeys(by["artist_uuid"].get(inc.parents["artist"], [])))
         for key in inc.keys:
-            found.update(dict.fromkeys(by["match_key"].get(key, [])))
-            found.update(dict.fromkeys(by["alt_key"].get(key, [])))
-        per_item.append(list(found))
+            rest.update(dict.fromkeys(by["match_key"].get(key, [])))
+            rest.update(dict.fromkeys(by["alt_key"].get(key, [])))
+        per_item.append([list(strong), list(close), list(rest)])
 
-    taken = _linked_here(conn, server_id, kind, {u for uuids in per_item for u in uuids})
-    return [[u for u in uuids if u not in taken and u in rows] for uuids in per_item], rows
+    taken = _linked_here(conn, server_id, kind, {u for tiers in per_item for tier in tiers for u in tier})
+    return [[[u for u in tier if u not in taken and u in rows] for tier in tiers] for tiers in per_item], rows
+
+
+def _same_album(inc: Incoming, uuids: list[str], rows: dict[str, Row[Any]]) -> list[str]:
+    """Tracks of the same album; on a huge album (a box set), only those sharing a number or a key.
+
+    Scoring every track of a 2,000-track compilation against every other would be
+    quadratic; the position on the album or the title key finds the right one.
+    """
+    if len(uuids) <= PER_KEY_CAP:
+        return uuids
+    number = getattr(inc.item, "track_number", None)
+    keys = set(inc.keys)
+    return [
+        u for u in uuids
+        if (number is not None and rows[u].track_number == number) or rows[u].match_key in keys
+        or rows[u].alt_key in keys
+    ][:PER_KEY_CAP]  # fmt: skip
 
 
 def _index_paths(
