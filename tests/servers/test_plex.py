@@ -1,0 +1,188 @@
+"""The Plex adapter: plexapi against real captured Plex XML and against the fake Plex server."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.gen_library import generate
+from soulsync_idmap.errors import AuthError, ConfigError, ServerError, ServerUnreachable
+from soulsync_idmap.servers.base import ServerAlbum, ServerArtist, ServerConfig, ServerTrack
+from soulsync_idmap.servers.plex import PlexServer
+from soulsync_idmap.testing.fake_plex import FakePlex
+from soulsync_idmap.testing.loopback import Fault, LoopbackServer, Request, Response
+from tests.conftest import Invoke
+
+ANCHORS = Path(os.environ.get("IDMAP_ANCHORS", Path(__file__).resolve().parents[3] / "shared" / "anchors"))
+CAPTURES = ANCHORS / "fixtures" / "plex" / "streammusic-docs"
+TOKEN = "plex-t0ken-abcdef"
+
+
+def _config(url: str, **extra: Any) -> ServerConfig:
+    return ServerConfig("px", "plex", url, token=TOKEN, **extra)
+
+
+def _adapter(url: str, **extra: Any) -> PlexServer:
+    return PlexServer(_config(url, **extra), backoff=0.0, sleep=lambda s: None)
+
+
+class CapturedPlex(LoopbackServer):
+    """Serves the real PMS 1.29 captures verbatim, whatever the paging asks."""
+
+    def handle(self, request: Request) -> Response:
+        files = {
+            "/": "server_root.xml",
+            "/library/sections": "library_sections.xml",
+        }
+        if request.path == "/library":
+            body = b'<MediaContainer size="1"><Directory key="sections" title="Library Sections"/></MediaContainer>'
+            return Response(200, body, "text/xml")
+        name = files.get(request.path)
+        if request.path == "/library/sections/1/all":
+            name = {"8": "section_all_type8_artists.xml", "9": "section_all_type9_albums.xml",
+                    "10": "section_all_type10_tracks.xml"}[request.param("type") or "8"]  # fmt: skip
+        if name is None:
+            return Response(404, b"", "text/xml")
+        return Response(200, (CAPTURES / name).read_bytes(), "text/xml;charset=utf-8")  # as PMS sends it
+
+
+@pytest.fixture
+def captured() -> Iterator[CapturedPlex]:
+    if not CAPTURES.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"Plex captures missing at {CAPTURES}")
+        pytest.skip(f"Plex captures not found at {CAPTURES}")
+    with CapturedPlex() as server:
+        assert isinstance(server, CapturedPlex)
+        yield server
+
+
+def test_real_captures_parse(captured: CapturedPlex) -> None:
+    plex = _adapter(captured.url)
+    assert plex.instance_id()
+    artists = list(plex.iter_artists())
+    albums = list(plex.iter_albums())
+    (track,) = list(plex.iter_tracks())
+    assert artists and all(isinstance(a, ServerArtist) and a.native_id and a.name for a in artists)
+    assert albums and all(isinstance(a, ServerAlbum) and a.artist_id for a in albums)
+    assert track == ServerTrack(
+        native_id="3609", title="可能否", album_id="3608", artist_id="3605", artist_name="木小雅", album_title="可能否",
+        track_number=1, disc_number=1, duration_ms=227944, year=2018, mbid=None, isrc=None,
+        path="/volume1/music/木小雅/可能否/可能否.mp3", added_at=datetime.fromtimestamp(1638002162, UTC),
+        updated_at=datetime.fromtimestamp(1711289822, UTC),
+    )  # fmt: skip
+    # One request per listing page: no per-item reloads.
+    listing = [r for r in captured.requests if r.path.startswith("/library/metadata")]
+    assert listing == []
+
+
+def test_mbid_guids_are_read() -> None:
+    from xml.etree import ElementTree
+
+    from soulsync_idmap.servers.plex import _mbid
+
+    if not CAPTURES.exists():
+        pytest.skip("captures not found")
+    text = (CAPTURES / "metadata_track_with_mbid_guid.xml").read_text(encoding="utf-8")
+    track = next(ElementTree.fromstring(text).iter("Track"))
+    assert _mbid(track) and len(_mbid(track) or "") == 36
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("plex") / "library.jsonl"
+    generate(path, tracks=5000, albums=400, artists=90, seed=4)
+    return path
+
+
+@pytest.fixture
+def fake(library: Path) -> Iterator[FakePlex]:
+    with FakePlex(library, token=TOKEN) as server:
+        assert isinstance(server, FakePlex)
+        yield server
+
+
+def test_full_listing_is_section_wide_and_paged(fake: FakePlex) -> None:
+    plex = _adapter(fake.url, page_size=1000)
+    tracks = list(plex.iter_tracks())
+    assert len(tracks) == 5000 and len({t.native_id for t in tracks}) == 5000
+    assert all(t.path and t.duration_ms and t.album_id and t.artist_id for t in tracks)
+    listing = [r for r in fake.requests if r.path.endswith("/all")]
+    assert len(listing) == 5  # 5,000 tracks in pages of 1,000
+    assert all(r.header("x-plex-container-size") == "1000" for r in listing)
+    assert not any(r.path.startswith("/library/metadata") for r in fake.requests)
+    assert all(r.header("x-plex-token") == TOKEN for r in fake.requests)
+    assert not any(TOKEN in r.raw_path for r in fake.requests)  # the token travels in a header only
+
+
+def test_incremental_and_removal_detection(fake: FakePlex, library: Path) -> None:
+    plex = _adapter(fake.url)
+    assert list(plex.changed_since(datetime.now(UTC))) == []
+    everything = list(plex.changed_since(datetime(2000, 1, 1, tzinfo=UTC)))
+    assert [i.kind for i in everything[:1]] == ["artist"] and len(everything) == 5490
+    assert len(set(plex.all_ids("track"))) == 5000
+    assert any("track.updatedAt" in r.raw_path for r in fake.requests)
+
+
+def test_library_choice(fake: FakePlex) -> None:
+    assert len(list(_adapter(fake.url, library="Music").iter_artists())) == 90
+    with pytest.raises(ConfigError, match="no music library 'Jazz'"):
+        list(_adapter(fake.url, library="Jazz").iter_artists())
+
+
+def test_bad_token_is_an_auth_error(fake: FakePlex) -> None:
+    plex = PlexServer(ServerConfig("px", "plex", fake.url, token="wrong"), backoff=0.0)
+    with pytest.raises(AuthError) as failure:
+        plex.instance_id()
+    assert "wrong" not in str(failure.value) and TOKEN not in str(failure.value)
+
+
+def test_5xx_is_retried_and_then_reported(fake: FakePlex) -> None:
+    plex = _adapter(fake.url)
+    fake.inject(Fault("status", status=503), Fault("status", status=500))
+    assert len(list(plex.iter_artists())) == 90
+    fake.inject(*[Fault("status", status=500)] * 5)
+    with pytest.raises(ServerError, match="HTTP 500"):
+        list(_adapter(fake.url).iter_artists())
+
+
+def test_unreachable() -> None:
+    plex = _adapter("http://127.0.0.1:9", timeout=1.0)
+    with pytest.raises(ServerUnreachable, match="could not connect"):
+        plex.instance_id()
+
+
+def test_artist_image_upload_goes_through_plexapi(fake: FakePlex) -> None:
+    plex = _adapter(fake.url)
+    artist = next(plex.iter_artists())
+    plex.set_artist_image(artist.native_id, b"\x89PNG fake", "image/png")
+    assert fake.posters == {artist.native_id: b"\x89PNG fake"}
+
+
+def test_sync_through_the_cli(idmap: Invoke, fake: FakePlex, library: Path) -> None:
+    assert idmap("servers", "add", "plex", "home", "--url", fake.url, "--token", TOKEN).exit_code == 0
+    result = idmap("sync", "home", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)[0]
+    assert summary["new"] == 5490
+    uuid = idmap("lookup", "home", str(FakePlex.rating_key("track", "t42"))).output.strip()
+    assert idmap("resolve", uuid).output.strip() == str(FakePlex.rating_key("track", "t42"))
+    again = json.loads(idmap("sync", "home", "--json").output)[0]
+    assert again["mode"] == "incremental" and again["new"] == 0 and again["gone"] == 0
+    # A removed track is tombstoned by the incremental id pass.
+    lines = [line for line in library.read_text().splitlines() if '"id":"t42"' not in line]
+    backup = library.read_text()
+    try:
+        library.write_text("\n".join(lines) + "\n")
+        fake.reload()
+        gone = json.loads(idmap("sync", "home", "--json").output)[0]
+        assert gone["gone"] == 1
+    finally:
+        library.write_text(backup)
+        fake.reload()
