@@ -47,7 +47,9 @@ def test_tokens_and_passwords_never_leave_the_config_file(
             idmap("stats", "--json").output,
             idmap("export").output,
         ]
-        assert idmap("servers", "add", "jellyfin", "bad", "--url", fake.url, "--token", "wrong-" + SECRET).exit_code == 0
+        assert (
+            idmap("servers", "add", "jellyfin", "bad", "--url", fake.url, "--token", "wrong-" + SECRET).exit_code == 0
+        )
         failed = idmap("sync", "bad")
         assert failed.exit_code == 1
         outputs.append(failed.output)
@@ -61,7 +63,9 @@ def test_tokens_and_passwords_never_leave_the_config_file(
     assert stat.S_IMODE(config_path.stat().st_mode) == 0o600
 
 
-def test_secrets_from_the_environment(idmap: Invoke, db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_secrets_from_the_environment(
+    idmap: Invoke, db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     library = tmp_path / "lib.jsonl"
     generate(library, tracks=10, albums=1, artists=1, seed=3)
     with FakeJellyfin(library, token=SECRET) as fake:
