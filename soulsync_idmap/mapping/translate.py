@@ -82,9 +82,12 @@ def resolve_many(conn: Connection, server_id: int, uuids: Sequence[str]) -> dict
 def lookup(conn: Connection, server_id: int, native_id: str, kind: str | None = None) -> str | None:
     """The UUID linked to a native id (tombstoned links too: the UUID outlives the item)."""
     link = table("link")
-    query = select(link.c.uuid, link.c.gone_at).where(link.c.server_id == server_id, link.c.native_id == native_id)
-    if kind is not None:
-        query = query.where(link.c.kind == kind)
+    # The kinds spelled out: the unique (server, kind, native id) index then answers with
+    # three probes instead of scanning every link of the server.
+    kinds = [kind] if kind is not None else ["artist", "album", "track"]
+    query = select(link.c.uuid, link.c.gone_at).where(
+        link.c.server_id == server_id, link.c.kind.in_(kinds), link.c.native_id == native_id
+    )
     rows = list(conn.execute(query.order_by(link.c.gone_at.is_not(None), link.c.id)))
     if not rows:
         return None
