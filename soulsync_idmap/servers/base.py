@@ -6,10 +6,10 @@ outside ``servers/`` imports plexapi or knows a server's JSON or XML.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 __all__ = [
     "EntityKind",
@@ -19,6 +19,7 @@ __all__ = [
     "ServerConfig",
     "ServerItem",
     "ServerTrack",
+    "only",
 ]
 
 EntityKind = Literal["artist", "album", "track"]
@@ -103,6 +104,17 @@ class ServerConfig:
 
     def __repr__(self) -> str:  # never show secrets
         return f"ServerConfig(name={self.name!r}, kind={self.kind!r}, url={self.url!r})"
+
+
+ItemT = TypeVar("ItemT", ServerArtist, ServerAlbum, ServerTrack)
+
+
+def only(items: Iterable[ServerItem], cls: type[ItemT]) -> Iterator[ItemT]:
+    """The items, typed as ``cls`` (an adapter's ``iter_artists`` and friends)."""
+    for item in items:
+        if not isinstance(item, cls):
+            raise TypeError(f"expected {cls.__name__}, got {type(item).__name__}")
+        yield item
 
 
 @runtime_checkable

@@ -26,7 +26,7 @@ from plexapi.exceptions import BadRequest, NotFound, Unauthorized
 from plexapi.server import PlexServer as PlexAPIServer
 
 from ..errors import AuthError, BadResponse, ConfigError, ServerError, ServerUnreachable
-from .base import EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack
+from .base import EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack, only
 
 __all__ = ["PlexServer"]
 
@@ -199,19 +199,13 @@ class PlexServer:
             yield self._item(kind, element)
 
     def iter_artists(self) -> Iterator[ServerArtist]:
-        for item in self._items("artist"):
-            assert isinstance(item, ServerArtist)
-            yield item
+        return only(self._items("artist"), ServerArtist)
 
     def iter_albums(self) -> Iterator[ServerAlbum]:
-        for item in self._items("album"):
-            assert isinstance(item, ServerAlbum)
-            yield item
+        return only(self._items("album"), ServerAlbum)
 
     def iter_tracks(self) -> Iterator[ServerTrack]:
-        for item in self._items("track"):
-            assert isinstance(item, ServerTrack)
-            yield item
+        return only(self._items("track"), ServerTrack)
 
     def changed_since(self, watermark: datetime) -> Iterator[ServerItem]:
         epoch = int(watermark.timestamp())

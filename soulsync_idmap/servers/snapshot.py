@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import SnapshotError, Unsupported
-from .base import EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack
+from .base import EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack, only
 
 __all__ = ["SnapshotServer", "item_to_json", "parse_datetime", "read_snapshot", "write_snapshot"]
 
@@ -334,19 +334,13 @@ class SnapshotServer:
                 yield item
 
     def iter_artists(self) -> Iterator[ServerArtist]:
-        for item in self._items("artist"):
-            assert isinstance(item, ServerArtist)
-            yield item
+        return only(self._items("artist"), ServerArtist)
 
     def iter_albums(self) -> Iterator[ServerAlbum]:
-        for item in self._items("album"):
-            assert isinstance(item, ServerAlbum)
-            yield item
+        return only(self._items("album"), ServerAlbum)
 
     def iter_tracks(self) -> Iterator[ServerTrack]:
-        for item in self._items("track"):
-            assert isinstance(item, ServerTrack)
-            yield item
+        return only(self._items("track"), ServerTrack)
 
     def unchanged_since(self, watermark: datetime) -> bool:
         """True when the file was not modified after ``watermark``: nothing changed or left."""

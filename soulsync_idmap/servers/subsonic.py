@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from ..errors import AuthError, BadResponse, ConfigError, ServerError, ServerUnreachable, Unsupported
-from .base import EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack
+from .base import EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack, only
 from .snapshot import parse_datetime
 
 __all__ = ["SubsonicServer"]
@@ -216,22 +216,13 @@ class SubsonicServer:
         )  # fmt: skip
 
     def iter_artists(self) -> Iterator[ServerArtist]:
-        for raw in self._raw("artist"):
-            item = self._item("artist", raw)
-            assert isinstance(item, ServerArtist)
-            yield item
+        return only((self._item("artist", raw) for raw in self._raw("artist")), ServerArtist)
 
     def iter_albums(self) -> Iterator[ServerAlbum]:
-        for raw in self._raw("album"):
-            item = self._item("album", raw)
-            assert isinstance(item, ServerAlbum)
-            yield item
+        return only((self._item("album", raw) for raw in self._raw("album")), ServerAlbum)
 
     def iter_tracks(self) -> Iterator[ServerTrack]:
-        for raw in self._raw("track"):
-            item = self._item("track", raw)
-            assert isinstance(item, ServerTrack)
-            yield item
+        return only((self._item("track", raw) for raw in self._raw("track")), ServerTrack)
 
     def changed_since(self, watermark: datetime) -> Iterator[ServerItem]:
         """Albums created since the watermark (newest first), their artists and tracks."""
