@@ -247,6 +247,7 @@ def main() -> None:
     parser.add_argument("--albums", type=int, default=80_000)
     parser.add_argument("--artists", type=int, default=20_000)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
     BENCH.mkdir(exist_ok=True)
     lib = BENCH / f"lib-{args.tracks}-{args.albums}-{args.artists}.jsonl"
@@ -260,7 +261,12 @@ def main() -> None:
     db = BENCH / "work-sqlite.db"
     for suffix in ("", "-wal", "-shm", ".sync.lock"):
         Path(str(db) + suffix).unlink(missing_ok=True)
-    bench_backend("sqlite", f"sqlite:///{db}", lib, twin, table, args)
+    if not args.no_sqlite:
+        bench_backend("sqlite", f"sqlite:///{db}", lib, twin, table, args)
+        print(f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} sqlite done", flush=True)
+        table.print(backends)
+    else:
+        backends = []
     if not args.no_postgres:
         pg = pg_database()
         if pg is not None:
