@@ -18,6 +18,7 @@ from typing import Any
 
 import requests
 import spotipy
+from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.oauth2 import SpotifyClientCredentials
 from sqlalchemy import insert, select
 
@@ -48,7 +49,10 @@ class SpotifyArtists:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.session = session or requests.Session()
-        auth = SpotifyClientCredentials(client_id, client_secret, requests_session=self.session)
+        # Tokens live in memory: spotipy's default writes a .cache file into the working directory.
+        auth = SpotifyClientCredentials(
+            client_id, client_secret, requests_session=self.session, cache_handler=MemoryCacheHandler()
+        )
         auth.OAUTH_TOKEN_URL = token_url  # an instance override: tests point it at loopback
         self.client = spotipy.Spotify(
             auth_manager=auth, requests_session=self.session, retries=0, status_retries=0, requests_timeout=10
