@@ -57,6 +57,19 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
+class _Seen:
+    """Ids listed so far: a page with nothing new ends a listing, even on a server that
+    ignores the offset and serves the first page forever."""
+
+    def __init__(self) -> None:
+        self._ids: set[str] = set()
+
+    def fresh(self, page: list[dict[str, Any]]) -> bool:
+        before = len(self._ids)
+        self._ids.update(str(item.get("id")) for item in page)
+        return len(self._ids) > before
+
+
 class SubsonicServer:
     kind = "subsonic"
 
@@ -79,6 +92,7 @@ class SubsonicServer:
         self._page = config.page_size or 500
         self._api: str | None = None
         self._type = "subsonic"
+        self._search_ok: bool | None = None
 
     # -- transport -----------------------------------------------------------------------
     def _auth(self) -> dict[str, str]:
@@ -156,39 +170,65 @@ class SubsonicServer:
     def _search3(self, kind: EntityKind) -> Iterator[dict[str, Any]]:
         key, count, offset = SEARCH_KEYS[kind]
         zero = {c: 0 for _, c, _ in SEARCH_KEYS.values()}
-        start = 0
+        start, seen = 0, _Seen()
         while True:
             body = self._get("search3", query="", **{**zero, count: self._page, offset: start})
             items = (body.get("searchResult3") or {}).get(key) or []
-            yield from items
-            if len(items) < self._page:
+            # Only an empty page ends the listing: a server may cap the count below what was
+            # asked, and stopping at a short page would then drop the rest (and mark it gone).
+            if not seen.fresh(items):
                 return
+            yield from items
             start += len(items)
 
-    def _walk(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        """getArtists -> getArtist -> getAlbum: the fallback, one request per artist and album."""
-        for index in (self._get("getArtists").get("artists") or {}).get("index") or []:
-            for artist in index.get("artist") or []:
-                yield "artist", artist
-                for album in (self._get("getArtist", id=artist["id"]).get("artist") or {}).get("album") or []:
-                    full = self._get("getAlbum", id=album["id"]).get("album") or {}
-                    yield "album", full
-                    for song in full.get("song") or []:
-                        yield "track", song
+    def _album_list(self) -> Iterator[dict[str, Any]]:
+        """Every album, 500 a page (``getAlbumList2`` exists since API 1.8 and caps size at 500)."""
+        size, offset, seen = min(self._page, 500), 0, _Seen()
+        while True:
+            albums = (self._get("getAlbumList2", type="alphabeticalByName", size=size, offset=offset)
+                      .get("albumList2") or {}).get("album") or []  # fmt: skip
+            if not seen.fresh(albums):
+                return
+            yield from albums
+            offset += len(albums)
+
+    def _walk(self, kind: EntityKind) -> Iterator[dict[str, Any]]:
+        """The fallback: artists from ``getArtists`` (one request), albums from ``getAlbumList2``,
+        tracks from ``getAlbum`` (one request per album)."""
+        if kind == "artist":
+            for index in (self._get("getArtists").get("artists") or {}).get("index") or []:
+                yield from index.get("artist") or []
+            return
+        for album in self._album_list():
+            if kind == "album":
+                yield album
+            else:
+                yield from (self._get("getAlbum", id=album["id"]).get("album") or {}).get("song") or []
+
+    def _search3_lists_all(self) -> bool:
+        """Does ``search3`` with an empty query list the library? Asked once per adapter.
+
+        OpenSubsonic servers must accept it; older ones refuse it (an error) or, like classic
+        Subsonic's Lucene search, answer it with nothing, which must not read as an empty library.
+        """
+        if self._search_ok is None:
+            try:
+                body = self._get("search3", query="", artistCount=1, albumCount=0, songCount=0)
+            except AuthError:
+                raise
+            except ServerError as exc:
+                log.info("%s: search3 refused (%s); listing with getArtists/getAlbumList2", self.name, exc)
+                self._search_ok = False
+            else:
+                found = bool((body.get("searchResult3") or {}).get("artist"))
+                # Nothing found: the library is empty, or the server ignores empty queries.
+                self._search_ok = found or not any(self._walk("artist"))
+                if not self._search_ok:
+                    log.info("%s: search3 finds nothing for an empty query; using the fallback", self.name)
+        return self._search_ok
 
     def _raw(self, kind: EntityKind) -> Iterator[dict[str, Any]]:
-        try:  # a one-item probe: servers that refuse an empty query fail here, cheaply
-            self._get("search3", query="", artistCount=1, albumCount=0, songCount=0)
-        except AuthError:
-            raise
-        except ServerError as exc:
-            log.info("%s: search3 refused (%s); walking artists and albums instead", self.name, exc)
-        else:
-            yield from self._search3(kind)
-            return
-        for found_kind, raw in self._walk():
-            if found_kind == kind:
-                yield raw
+        yield from self._search3(kind) if self._search3_lists_all() else self._walk(kind)
 
     def _item(self, kind: EntityKind, raw: dict[str, Any]) -> ServerItem:
         native = raw.get("id")
