@@ -20,8 +20,8 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 import httpx
 
@@ -33,6 +33,7 @@ __all__ = ["SubsonicServer"]
 
 log = logging.getLogger(__name__)
 CLIENT = "soulsync-idmap"
+NAIVE_SLACK = timedelta(hours=14)  # the widest UTC offset
 SEARCH_KEYS = {"artist": ("artist", "artistCount", "artistOffset"), "album": ("album", "albumCount", "albumOffset"),
                "track": ("song", "songCount", "songOffset")}  # fmt: skip
 
@@ -51,6 +52,20 @@ def _when(value: Any) -> datetime | None:
         return parse_datetime(value)
     except ValueError:
         return None
+
+
+def _since(created: Any, watermark: datetime) -> bool:
+    """Was an album created at or after the watermark? Unknown dates count as new.
+
+    Some servers (supysonic) write naive local times, which read as UTC may be off by the
+    server's UTC offset: those get 14 hours of slack, so an addition is never missed.
+    """
+    when = _when(created)
+    if when is None:
+        return True
+    naive = not str(created).rstrip().endswith(("Z", "z")) and "+" not in str(created)[10:] \
+        and "-" not in str(created)[10:]  # fmt: skip
+    return when >= (watermark - NAIVE_SLACK if naive else watermark)
 
 
 def _int(value: Any) -> int | None:
@@ -81,6 +96,7 @@ class SubsonicServer:
         tries: int = 4,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        listing: Literal["auto", "search3", "walk"] = "auto",
     ) -> None:
         if not config.user or not config.password:
             raise ConfigError(f"{config.name}: a Subsonic server needs --user and --password")
@@ -92,7 +108,8 @@ class SubsonicServer:
         self._page = config.page_size or 500
         self._api: str | None = None
         self._type = "subsonic"
-        self._search_ok: bool | None = None
+        # "auto" probes search3 once; the others skip the probe (tests, or a server known to need it).
+        self._search_ok: bool | None = {"auto": None, "search3": True, "walk": False}[listing]
 
     # -- transport -----------------------------------------------------------------------
     def _auth(self) -> dict[str, str]:
@@ -267,13 +284,15 @@ class SubsonicServer:
     def changed_since(self, watermark: datetime) -> Iterator[ServerItem]:
         """Albums created since the watermark (newest first), their artists and tracks."""
         albums: list[dict[str, Any]] = []
-        offset = 0
+        size, offset, seen = min(self._page, 500), 0, _Seen()
         while True:
-            page = self._get("getAlbumList2", type="newest", size=self._page, offset=offset).get("albumList2") or {}
+            page = self._get("getAlbumList2", type="newest", size=size, offset=offset).get("albumList2") or {}
             batch = page.get("album") or []
-            fresh = [a for a in batch if (_when(a.get("created")) or watermark) >= watermark]
+            if not seen.fresh(batch):
+                break
+            fresh = [a for a in batch if _since(a.get("created"), watermark)]
             albums.extend(fresh)
-            if len(fresh) < len(batch) or len(batch) < self._page:
+            if len(fresh) < len(batch):  # newest first: the rest is older still
                 break
             offset += len(batch)
         full = [self._get("getAlbum", id=a["id"]).get("album") or a for a in albums]

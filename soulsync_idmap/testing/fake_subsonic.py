@@ -10,7 +10,8 @@ real supysonic does not produce. It checks auth as the API version demands (toke
 from 1.13.0, ``p=`` before) and can play the servers the adapter must survive:
 ``empty_query="error"`` refuses an empty search3 query, ``"empty"`` answers it with
 nothing (as classic Subsonic does), and ``max_count`` caps every search3 page below
-what was asked. Edit the library file and call ``load()`` to change the library.
+what was asked; ``local_offset`` writes ``created`` as naive local time, as supysonic
+does. Edit the library file and call ``load()`` to change the library.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from ..servers.base import ServerAlbum, ServerArtist, ServerItem, ServerTrack
@@ -35,8 +36,10 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.split(".")[:3])
 
 
-def _created(when: datetime | None) -> str:
-    # Navidrome writes nanoseconds; the adapter must cope with more digits than Python parses.
+def _created(when: datetime | None, local_offset: int | None) -> str:
+    """Navidrome writes UTC with nanoseconds; supysonic writes naive local time (``local_offset`` hours)."""
+    if local_offset is not None:
+        return ((when or EPOCH).astimezone(UTC) + timedelta(hours=local_offset)).strftime("%Y-%m-%dT%H:%M:%S")
     return (when or EPOCH).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"
 
 
@@ -53,11 +56,13 @@ class FakeSubsonic(LoopbackServer):
         server_type: str = "fakesonic",
         empty_query: EmptyQuery = "all",
         max_count: int | None = None,
+        local_offset: int | None = None,
     ) -> None:
         super().__init__()
         self.library = library
         self.user, self.password, self.version = user, password, version
         self.server_type, self.empty_query, self.max_count = server_type, empty_query, max_count
+        self.local_offset = local_offset
         self.load()
 
     # -- library ---------------------------------------------------------------------------
@@ -89,7 +94,7 @@ class FakeSubsonic(LoopbackServer):
         artist = self.artists.get(self._ref("artist", item.artist_id) or "")
         return _clean({"id": native, "name": item.title, "artist": artist.name if artist else item.artist_name,
                        "artistId": self._ref("artist", item.artist_id), "year": item.year,
-                       "created": _created(item.added_at), "songCount": len(songs),
+                       "created": _created(item.added_at, self.local_offset), "songCount": len(songs),
                        "duration": sum((t.duration_ms or 0) // 1000 for _, t in songs),
                        "musicBrainzId": item.mbid, "coverArt": f"al-{native}"})  # fmt: skip
 
@@ -101,7 +106,7 @@ class FakeSubsonic(LoopbackServer):
                        "artist": artist.name if artist else item.artist_name, "track": item.track_number,
                        "discNumber": item.disc_number, "year": item.year,
                        "duration": round(item.duration_ms / 1000) if item.duration_ms else None,
-                       "path": item.path, "created": _created(item.added_at),
+                       "path": item.path, "created": _created(item.added_at, self.local_offset),
                        "albumId": self._ref("album", item.album_id), "artistId": self._ref("artist", item.artist_id),
                        "musicBrainzId": item.mbid, "isrc": [item.isrc] if item.isrc else [],
                        "type": "music", "mediaType": "song", "isVideo": False})  # fmt: skip

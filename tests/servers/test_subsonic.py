@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from soulsync_idmap import IdMap
@@ -67,6 +69,32 @@ def test_lists_the_real_server(supysonic: SupysonicServer) -> None:
     assert ok.artist_id == next(a.native_id for a in artists if a.name == "Radiohead")
     assert sorted(sub.all_ids("track")) == sorted(t.native_id for t in tracks)
     assert sub.instance_id().startswith("subsonic:http://127.0.0.1:")
+
+
+def test_walk_fallback_lists_the_same_and_costs_more(supysonic: SupysonicServer) -> None:
+    """The fallback (getArtists, getAlbumList2, getAlbum) on the real server, with request counts."""
+    results, counts = {}, {}
+    for mode in ("search3", "walk"):
+        client = httpx.Client(event_hooks={"request": [lambda r, c=counts, m=mode: _count(c, m)]})
+        sub = SubsonicServer(_config(supysonic.url), client=client, listing=mode)
+        results[mode] = [sorted(i.native_id for i in items) for items in
+                         (sub.iter_artists(), sub.iter_albums(), sub.iter_tracks())]  # fmt: skip
+        sub.close()
+    assert results["walk"] == results["search3"] and [len(ids) for ids in results["walk"]] == [3, 3, 7]
+    # search3: 2 pings + 3 kinds x (1 page + 1 empty); walk: 2 pings + getArtists + (1 + 1) + (1 + 1) + 3 getAlbum
+    assert counts == {"search3": 8, "walk": 10}
+
+
+def _count(counts: dict[str, int], mode: str) -> None:
+    counts[mode] = counts.get(mode, 0) + 1
+
+
+def test_changed_since_reads_newest_albums(supysonic: SupysonicServer) -> None:
+    sub = SubsonicServer(_config(supysonic.url))
+    items = list(sub.changed_since(datetime(2000, 1, 1, tzinfo=UTC)))
+    assert [i.kind for i in items] == ["artist"] * 3 + ["album"] * 3 + ["track"] * 7
+    assert all(isinstance(i.added_at, datetime) for i in items if i.kind != "artist")
+    assert list(sub.changed_since(datetime.now(UTC) + timedelta(days=1))) == []
 
 
 def test_wrong_password_is_an_auth_error(supysonic: SupysonicServer) -> None:

@@ -180,6 +180,13 @@ def test_changed_since_yields_new_albums_artists_first(fake: FakeSubsonic) -> No
     assert [r.query.get("offset") for r in fake.requests if r.path.endswith("getAlbumList2")] == ["0", "2"]
 
 
+def test_naive_local_times_do_not_hide_additions(lib_path: Path) -> None:
+    # A server at UTC-5 writes naive local times: day 31 00:00 UTC reads as day 30 19:00.
+    with FakeSubsonic(lib_path, local_offset=-5) as fake:
+        items = list(adapter(fake.url).changed_since(T0 + timedelta(days=30, hours=23)))
+        assert {i.native_id for i in items if i.kind == "album"} == {fake.native_id("album", "al3.1")}
+
+
 def test_sync_through_the_cli_then_incremental_sees_additions_and_removals(
     idmap: Invoke, fake: FakeSubsonic, lib_path: Path, db_url: str
 ) -> None:
