@@ -17,13 +17,14 @@ from typing import Any
 from sqlalchemy import Connection, Row, select
 
 from ..mapping.store import table
-from ..matching import AlbumRecord, ArtistRecord, TrackRecord
+from ..matching import AlbumRecord, ArtistRecord, TrackRecord, album_keys
 from ..servers.base import ServerItem
 
 __all__ = ["Incoming", "find_candidates"]
 
 Record = ArtistRecord | AlbumRecord | TrackRecord
 PER_KEY_CAP = 200
+SIBLING_DURATION_MS = 3_000
 _CHUNK = 5_000
 
 
@@ -75,10 +76,13 @@ def find_candidates(
             if cap is None or len(bucket) < cap:
                 bucket.append(row.uuid)
 
+    positional: list[list[str]] = [[] for _ in batch]
     if by_keys:
         keys = {key for inc in batch for key in inc.keys}
         index("match_key", keys, cap=PER_KEY_CAP)
         index("alt_key", keys, cap=PER_KEY_CAP)
+        if kind == "track":
+            positional = _positional_siblings(conn, batch, rows)
     else:
         index("mbid", {inc.item.mbid for inc in batch if inc.item.mbid})
         if kind == "track":
@@ -114,6 +118,7 @@ def find_candidates(
         for key in inc.keys:
             rest.update(dict.fromkeys(by["match_key"].get(key, [])))
             rest.update(dict.fromkeys(by["alt_key"].get(key, [])))
+        rest.update(dict.fromkeys(positional[len(per_item)]))
         per_item.append([list(strong), list(close), list(rest)])
 
     taken = _linked_here(conn, server_id, kind, {u for tiers in per_item for tier in tiers for u in tier})
@@ -135,6 +140,65 @@ def _same_album(inc: Incoming, uuids: list[str], rows: dict[str, Row[Any]]) -> l
         if (number is not None and rows[u].track_number == number) or rows[u].match_key in keys
         or rows[u].alt_key in keys
     ][:PER_KEY_CAP]  # fmt: skip
+
+
+def _positional_siblings(conn: Connection, batch: Sequence[Incoming], rows: dict[str, Row[Any]]) -> list[list[str]]:
+    """Per track, stored tracks by the same artist or on an album of the same name, at its position.
+
+    What a typo in the title hides from the name keys ("Pruple Sky", "Denil"), and what an
+    album whose artist one server leaves out hides from the album tier, is still found by
+    where the track sits: the same track number, or the same duration (within
+    SIBLING_DURATION_MS), under the resolved artist or under an album with the same
+    normalised title. Scoring then decides; a typo'd title with everything else equal is
+    a sure match, a different title at the same position is not.
+    """
+    album_key = {id(inc): album_keys(AlbumRecord(inc.record.album))[0] for inc in batch
+                 if isinstance(inc.record, TrackRecord) and inc.record.album}  # fmt: skip
+    album_uuids: dict[str, list[str]] = defaultdict(list)
+    for row in _select_in(conn, "album", ("uuid", "match_key"), "match_key", set(album_key.values()) - {"?"}):
+        if len(album_uuids[row.match_key]) < PER_KEY_CAP:
+            album_uuids[row.match_key].append(row.uuid)
+    artists = {inc.parents["artist"] for inc in batch if inc.parents.get("artist")}
+    albums = {u for bucket in album_uuids.values() for u in bucket}
+    light = ("uuid", "artist_uuid", "album_uuid", "track_number", "duration_ms")
+    by_artist: dict[str, list[Row[Any]]] = defaultdict(list)
+    by_album: dict[str, list[Row[Any]]] = defaultdict(list)
+    for row in _select_in(conn, "track", light, "artist_uuid", artists):
+        by_artist[row.artist_uuid].append(row)
+    for row in _select_in(conn, "track", light, "album_uuid", albums):
+        by_album[row.album_uuid].append(row)
+    found: list[list[str]] = []
+    wanted: set[str] = set()
+    for inc in batch:
+        record = inc.record
+        assert isinstance(record, TrackRecord)
+        pool = list(by_artist.get(inc.parents.get("artist") or "", []))
+        for album in album_uuids.get(album_key.get(id(inc), ""), []):
+            pool.extend(by_album.get(album, []))
+        picked = list(dict.fromkeys(row.uuid for row in pool if _same_position(record, row)))[:PER_KEY_CAP]
+        wanted.update(picked)
+        found.append(picked)
+    for row in _rows_where(conn, "track", "uuid", wanted - rows.keys()):
+        rows[row.uuid] = row
+    return found
+
+
+def _same_position(record: TrackRecord, row: Row[Any]) -> bool:
+    if record.track_number and row.track_number == record.track_number:
+        return True
+    if record.duration_ms and row.duration_ms:
+        return bool(abs(row.duration_ms - record.duration_ms) <= SIBLING_DURATION_MS)
+    return False
+
+
+def _select_in(conn: Connection, kind: str, columns: Sequence[str], column: str, values: set[Any]) -> list[Row[Any]]:
+    if not values:
+        return []
+    entity = table(kind)
+    out: list[Row[Any]] = []
+    for chunk in _chunks(sorted(values)):
+        out.extend(conn.execute(select(*(entity.c[c] for c in columns)).where(entity.c[column].in_(chunk))))
+    return out
 
 
 def _index_paths(

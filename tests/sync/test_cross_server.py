@@ -38,3 +38,43 @@ def test_noisy_twin_merges_into_the_same_uuids(idmap: Invoke, tmp_path: Path, db
     assert wrong == 0
     assert right / 3000 >= 0.97, (right, unmatched, second)
     assert second["merged"] + second["new"] == 3380
+
+
+def _snapshot(path: Path, objects: list[dict[str, object]]) -> str:
+    path.write_text("".join(json.dumps(o) + "\n" for o in objects), encoding="utf-8")
+    return str(path)
+
+
+def test_a_typo_in_the_title_is_found_by_position(idmap: Invoke, tmp_path: Path, db_url: str) -> None:
+    """No name key is shared; the same artist, or an album of the same name, at the same position is."""
+    plex = _snapshot(tmp_path / "plex.jsonl", [
+        {"kind": "artist", "id": "ar1", "name": "Curve"},
+        {"kind": "album", "id": "al1", "name": "Cherry", "artist_id": "ar1", "year": 1991},
+        {"kind": "track", "id": "t1", "name": "Clipped", "artist_id": "ar1", "album_id": "al1",
+         "track_number": 1, "duration_ms": 255_293},
+        {"kind": "track", "id": "t2", "name": "Horror Head", "artist_id": "ar1", "album_id": "al1",
+         "track_number": 2, "duration_ms": 242_000},
+        {"kind": "track", "id": "t3", "name": "Die Like a Dog", "artist_id": "ar1", "album_id": "al1",
+         "track_number": 3, "duration_ms": 201_000},
+    ])  # fmt: skip
+    jelly = _snapshot(tmp_path / "jelly.jsonl", [
+        {"kind": "artist", "id": "A", "name": "Curve"},
+        # The artist's track with no album, its title mistyped.
+        {"kind": "track", "id": "T1", "name": "Cilpped", "artist_id": "A", "track_number": 1,
+         "duration_ms": 255_000},
+        # An album this server files under no artist; the title mistyped again.
+        {"kind": "album", "id": "L", "name": "Cherry"},
+        {"kind": "track", "id": "T2", "name": "Horor Head", "album_id": "L", "track_number": 2,
+         "duration_ms": 242_500},
+        # Same position, another song: never merged.
+        {"kind": "track", "id": "T3", "name": "Fait Accompli", "artist_id": "A", "album_id": "L",
+         "track_number": 3, "duration_ms": 201_000},
+    ])  # fmt: skip
+    assert idmap("servers", "add", "snapshot", "plex", "--url", plex).exit_code == 0
+    assert idmap("servers", "add", "snapshot", "jelly", "--url", jelly).exit_code == 0
+    assert idmap("sync", "plex").exit_code == 0
+    assert idmap("sync", "jelly").exit_code == 0
+    with IdMap.open(db_url) as api:
+        assert api.lookup("jelly", "T1") == api.lookup("plex", "t1")
+        assert api.lookup("jelly", "T2") == api.lookup("plex", "t2")
+        assert api.lookup("jelly", "T3") != api.lookup("plex", "t3")
