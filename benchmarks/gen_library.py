@@ -23,6 +23,10 @@ WORDS = (
 ).split()
 
 
+# Every item is stamped, as on Plex, Jellyfin and Subsonic (addedAt/updatedAt, DateCreated, created).
+STAMPS = {"added_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"}
+
+
 def _name(rng: random.Random, low: int, high: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high))).title()
 
@@ -46,7 +50,7 @@ def generate(path: str | Path, tracks: int, albums: int, artists: int, seed: int
         for a in range(artists):
             name = f"{_name(rng, 1, 3)} {a}"
             artist_names.append(name)
-            item = {"kind": "artist", "id": f"ar{a}", "name": name}
+            item = {"kind": "artist", "id": f"ar{a}", "name": name, **STAMPS}
             if rng.random() < 0.6:
                 item["mbid"] = _uuid(rng)
             write(item)
@@ -56,7 +60,7 @@ def generate(path: str | Path, tracks: int, albums: int, artists: int, seed: int
             title = f"{_name(rng, 1, 4)} {b}"
             year = rng.randint(1960, 2025)
             album_info.append((artist, title, year))
-            item = {"kind": "album", "id": f"al{b}", "name": title, "artist_id": f"ar{artist}", "year": year}
+            item = {"kind": "album", "id": f"al{b}", "name": title, "artist_id": f"ar{artist}", "year": year, **STAMPS}
             if rng.random() < 0.6:
                 item["mbid"] = _uuid(rng)
             write(item)
@@ -73,7 +77,7 @@ def generate(path: str | Path, tracks: int, albums: int, artists: int, seed: int
                 "album_id": f"al{album}", "track_number": number, "disc_number": 1,
                 "duration_ms": rng.randint(90_000, 420_000), "year": year,
                 "path": f"/music/{artist_names[artist]}/{title}/{number:02d} {song}.flac",
-                "added_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z",
+                **STAMPS,
             }  # fmt: skip
             if rng.random() < 0.5:
                 item["mbid"] = _uuid(rng)

@@ -18,13 +18,13 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import SnapshotError, Unsupported
-from .base import EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack, only
+from .base import KINDS, EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack, only
 
 __all__ = ["SnapshotServer", "item_to_json", "parse_datetime", "read_snapshot", "write_snapshot"]
 
@@ -225,17 +225,22 @@ def _open(path: str | os.PathLike[str]) -> TextIO:
 _KIND_SNIFF = re.compile(r'"kind"\s*:\s*"(artist|album|track)"')
 
 
-def read_snapshot(path: str | os.PathLike[str], kinds: frozenset[str] | None = None) -> Iterator[ServerItem]:
+def read_snapshot(
+    path: str | os.PathLike[str], kinds: frozenset[str] | None = None, lines: set[int] | None = None
+) -> Iterator[ServerItem]:
     """Stream the items of a snapshot file, validating each line.
 
     With ``kinds``, lines that plainly name another kind are skipped unparsed (they are
     validated when their own kind is read); anything unclear is parsed and checked.
+    With ``lines``, only those line numbers (1-based) are read.
     """
     reader = _LineReader(str(path))
     with _open(path) as handle:
         lineno = 0
         try:
             for lineno, raw in enumerate(handle, start=1):
+                if lines is not None and lineno not in lines:
+                    continue
                 if kinds is not None:
                     sniff = _KIND_SNIFF.search(raw)
                     if sniff is not None and sniff.group(1) not in kinds:
@@ -286,6 +291,45 @@ def write_snapshot(path: str | os.PathLike[str], items: Iterable[ServerItem]) ->
     return count
 
 
+_CANONICAL_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|\+00:00)")
+
+
+def _stamped_before(obj: dict[str, Any], watermark: datetime, cutoff: str) -> bool:
+    """True when the object carries a stamp and every stamp is before ``watermark``.
+
+    Canonical UTC stamps ("2024-01-01T00:00:00Z") compare as text, to the second; a stamp
+    in the watermark's own second counts as changed. Anything else is parsed; what does
+    not parse counts as changed, so that the full read reports it.
+    """
+    stamped = False
+    for key in ("updated_at", "added_at"):
+        value = obj.get(key)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            return False
+        if _CANONICAL_UTC.fullmatch(value):
+            if value[:19] >= cutoff:
+                return False
+        else:
+            try:
+                if parse_datetime(value) >= watermark:
+                    return False
+            except ValueError:
+                return False
+        stamped = True
+    return stamped
+
+
+@dataclass
+class _Scan:
+    """One pass over a snapshot file: every id by kind, and the lines changed since a watermark."""
+
+    key: tuple[int, int]
+    ids: dict[str, list[str]]
+    changed: dict[str, set[int]]
+
+
 class SnapshotServer:
     """A snapshot file read as if it were a media server.
 
@@ -299,6 +343,7 @@ class SnapshotServer:
         self.name = config.name
         self.path = Path(config.url).expanduser()
         self._parent_names: tuple[dict[str, str], dict[str, str]] | None = None
+        self._scanned: _Scan | None = None
 
     def instance_id(self) -> str:
         return "snapshot:" + hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:16]
@@ -315,12 +360,12 @@ class SnapshotServer:
             self._parent_names = (artists, albums)
         return self._parent_names
 
-    def _items(self, kind: EntityKind) -> Iterator[ServerItem]:
+    def _items(self, kind: EntityKind, lines: set[int] | None = None) -> Iterator[ServerItem]:
         if kind == "artist":
-            yield from read_snapshot(self.path, frozenset({"artist"}))
+            yield from read_snapshot(self.path, frozenset({"artist"}), lines)
             return
         artists, albums = self._names()
-        for item in read_snapshot(self.path, frozenset({kind})):
+        for item in read_snapshot(self.path, frozenset({kind}), lines):
             if isinstance(item, ServerAlbum) and item.artist_name is None and item.artist_id:
                 yield replace(item, artist_name=artists.get(item.artist_id))
             elif isinstance(item, ServerTrack):
@@ -351,19 +396,61 @@ class SnapshotServer:
         return modified < watermark
 
     def changed_since(self, watermark: datetime) -> Iterator[ServerItem]:
-        """Items stamped at or after ``watermark``; items without stamps always count as changed."""
+        """Items stamped at or after ``watermark``; items without stamps always count as changed.
+
+        One light pass (JSON decoded, nothing else) finds the changed lines and every id;
+        only the changed lines are then read in full, parents before children. The ids
+        serve ``all_ids`` while the file stays as it was.
+        """
         if self.unchanged_since(watermark):
             return
-        kinds: tuple[EntityKind, ...] = ("artist", "album", "track")
-        for kind in kinds:
-            for item in self._items(kind):
-                stamps = [d for d in (item.updated_at, item.added_at) if d is not None]
-                if not stamps or max(stamps) >= watermark:
-                    yield item
+        scan = self._scan(watermark)
+        for kind in KINDS:
+            if scan.changed[kind]:
+                yield from self._items(kind, scan.changed[kind])
 
     def all_ids(self, kind: EntityKind) -> Iterator[str]:
-        for item in read_snapshot(self.path, frozenset({kind})):
-            yield item.native_id
+        scan = self._scanned
+        if scan is None or scan.key != self._file_key():
+            scan = self._scan(None)
+        return iter(scan.ids[kind])
+
+    def _file_key(self) -> tuple[int, int]:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return (-1, -1)
+        return (stat.st_mtime_ns, stat.st_size)
+
+    def _scan(self, watermark: datetime | None) -> _Scan:
+        key = self._file_key()
+        cutoff = watermark.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if watermark is not None else ""
+        ids: dict[str, list[str]] = {kind: [] for kind in KINDS}
+        changed: dict[str, set[int]] = {kind: set() for kind in KINDS}
+        reader = _LineReader(str(self.path))
+        with _open(self.path) as handle:
+            lineno = 0
+            try:
+                for lineno, raw in enumerate(handle, start=1):
+                    try:
+                        obj = json.loads(raw)
+                    except ValueError:
+                        obj = None
+                    kind = obj.get("kind") if isinstance(obj, dict) else None
+                    native = obj.get("id") if isinstance(obj, dict) else None
+                    if kind not in ids or not isinstance(native, str) or not native.strip():
+                        item = reader.parse(raw, lineno)  # the line's error, or None for a blank one
+                        if item is None:
+                            continue
+                        kind, native, obj = item.kind, item.native_id, {}
+                    assert isinstance(obj, dict) and isinstance(kind, str)
+                    ids[kind].append(native)
+                    if watermark is not None and not _stamped_before(obj, watermark, cutoff):
+                        changed[kind].add(lineno)
+            except UnicodeDecodeError:
+                raise SnapshotError("not valid UTF-8", path=str(self.path), line=lineno + 1) from None
+        self._scanned = _Scan(key, ids, changed)
+        return self._scanned
 
     def set_artist_image(self, native_id: str, data: bytes, content_type: str) -> None:
         raise Unsupported("snapshot files hold no images", server=self.name)

@@ -1,0 +1,70 @@
+"""The snapshot server's incremental read: one light pass, then only the changed lines."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from soulsync_idmap.errors import SnapshotError
+from soulsync_idmap.servers.base import ServerConfig, ServerTrack
+from soulsync_idmap.servers.snapshot import SnapshotServer
+
+WATERMARK = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def _server(path: Path, objects: list[dict[str, object] | str]) -> SnapshotServer:
+    path.write_text("".join((o if isinstance(o, str) else json.dumps(o)) + "\n" for o in objects), encoding="utf-8")
+    return SnapshotServer(ServerConfig(name="home", kind="snapshot", url=str(path)))
+
+
+def test_only_items_stamped_at_or_after_the_watermark_are_read(tmp_path: Path) -> None:
+    server = _server(tmp_path / "lib.jsonl", [
+        {"kind": "artist", "id": "ar1", "name": "Radiohead", "updated_at": "2024-01-01T00:00:00Z"},
+        {"kind": "album", "id": "al1", "name": "OK Computer", "artist_id": "ar1", "added_at": "2024-01-01T00:00:00Z"},
+        {"kind": "track", "id": "t1", "name": "Airbag", "album_id": "al1", "artist_id": "ar1",
+         "updated_at": "2024-01-01T00:00:00Z"},
+        # 13:30 at +02:00 is 11:30 UTC: before the watermark, though its text sorts after it.
+        {"kind": "track", "id": "t2", "name": "Paranoid Android", "album_id": "al1",
+         "updated_at": "2025-06-01T13:30:00+02:00"},
+        # In the watermark's own second: counts as changed.
+        {"kind": "track", "id": "t3", "name": "Subterranean Homesick Alien", "album_id": "al1",
+         "updated_at": "2025-06-01T12:00:00.250Z"},
+        # No stamp: always read.
+        {"kind": "track", "id": "t4", "name": "Exit Music (For a Film)", "album_id": "al1", "artist_id": "ar1"},
+        {"kind": "track", "id": "t5", "name": "Let Down", "added_at": "2024-01-01T00:00:00Z",
+         "updated_at": "2025-07-01T00:00:00Z"},
+    ])  # fmt: skip
+    changed = list(server.changed_since(WATERMARK))
+    assert [i.native_id for i in changed] == ["t3", "t4", "t5"]
+    exit_music = changed[1]
+    assert isinstance(exit_music, ServerTrack)
+    assert (exit_music.album_title, exit_music.artist_name) == ("OK Computer", "Radiohead")
+    assert sorted(server.all_ids("track")) == ["t1", "t2", "t3", "t4", "t5"]
+    assert list(server.all_ids("artist")) == ["ar1"]
+
+
+def test_ids_are_read_again_when_the_file_changes(tmp_path: Path) -> None:
+    path = tmp_path / "lib.jsonl"
+    server = _server(path, [{"kind": "artist", "id": "ar1", "name": "Björk"}])
+    assert list(server.all_ids("artist")) == ["ar1"]
+    _server(
+        path, [{"kind": "artist", "id": "ar1", "name": "Björk"}, {"kind": "artist", "id": "ar2", "name": "Sigur Rós"}]
+    )
+    assert list(server.all_ids("artist")) == ["ar1", "ar2"]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", ":2: not valid JSON"),
+        ('{"kind": "song", "id": "x", "name": "y"}', ":2: 'kind' must be"),
+        ('{"kind": "track", "id": "t9", "name": "Airbag", "duration_ms": "long"}', ":2: 'duration_ms' must be"),
+    ],
+)
+def test_a_malformed_line_is_reported_with_its_number(tmp_path: Path, line: str, message: str) -> None:
+    server = _server(tmp_path / "lib.jsonl", [{"kind": "artist", "id": "ar1", "name": "Radiohead"}, line])
+    with pytest.raises(SnapshotError, match=message):
+        list(server.changed_since(WATERMARK))
