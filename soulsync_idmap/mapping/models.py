@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -44,6 +44,9 @@ class Server(SQLModel, table=True):
     active: bool = False
     watermark: datetime | None = None
     last_full_sync: datetime | None = None
+    # JSON {kind: digest of the ids the last listing returned, in its order}: an equal
+    # listing next time proves nothing left or came back, without comparing every link.
+    listing_digest: str | None = None
     created_at: datetime
 
 
@@ -111,9 +114,15 @@ class Link(SQLModel, table=True):
     __tablename__ = "link"
     __table_args__ = (
         UniqueConstraint("server_id", "kind", "native_id", name="uq_link_native"),
-        Index("ix_link_uuid", "uuid"),
+        # Covering for resolve_many: the uuid probe finds server, state and native id in the index.
+        Index("ix_link_uuid_server", "uuid", "server_id", "gone_at", "native_id"),
         Index("ix_link_path_tail", "kind", "path_tail"),
-    )
+        # Tombstones are few: "does this server have gone items?" must not scan its links.
+        Index(
+            "ix_link_gone", "server_id", "kind",
+            sqlite_where=text("gone_at IS NOT NULL"), postgresql_where=text("gone_at IS NOT NULL"),
+        ),
+    )  # fmt: skip
 
     id: int | None = Field(default=None, primary_key=True)
     server_id: int = Field(foreign_key="server.id", ondelete="CASCADE")

@@ -10,6 +10,8 @@ fingerprint) and never causes removals from a partial listing.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import queue
 import threading
@@ -19,7 +21,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import ARRAY, Connection, String, bindparam, exists, func, select, update
 
 from ..config import Config
 from ..errors import IdmapError
@@ -170,18 +172,23 @@ class _Run:
         return self.writers[kind]
 
     def _needs_matching(self, kind: str) -> bool:
-        """Matching is needed once another server (or a gone item of this one) exists."""
-        link = table("link")
-        with self.store.engine.connect() as conn:
-            query = select(
-                exists().where(
-                    link.c.kind == kind,
-                    (link.c.server_id != self.server_id) | link.c.gone_at.is_not(None),
-                )
-            )
-            return bool(conn.execute(query).scalar())
+        """Matching is needed once another server (or a gone item of this one) exists.
 
-    def ingest(self, items: Iterable[ServerItem], phase: str, seen: dict[str, set[str]] | None) -> None:
+        One probe per server, each answered by an index (the unique native-id index for
+        other servers, the partial tombstone index for this one): a single OR query
+        scanned every link.
+        """
+        link, server = table("link"), table("server")
+        with self.store.engine.connect() as conn:
+            for server_id in conn.execute(select(server.c.id)).scalars():
+                wanted = [link.c.server_id == server_id, link.c.kind == kind]
+                if server_id == self.server_id:
+                    wanted.append(link.c.gone_at.is_not(None))
+                if conn.execute(select(exists().where(*wanted))).scalar():
+                    return True
+            return False
+
+    def ingest(self, items: Iterable[ServerItem], phase: str, seen: dict[str, list[str]] | None) -> None:
         done = 0
         for number, batch in enumerate(_prefetch(_batches(items, self.options.batch_size)), start=1):
             kind = batch[0].kind
@@ -190,7 +197,7 @@ class _Run:
             if self.store.dialect == "postgresql" and number & (number - 1) == 0:
                 self._analyze(kind)
             if seen is not None:
-                seen[kind].update(item.native_id for item in batch)
+                seen[kind].extend(item.native_id for item in batch)
             done += len(batch)
             if self.progress:
                 self.progress(self.server.name, phase, done)
@@ -207,7 +214,7 @@ class _Run:
             conn.commit()
 
     def full(self) -> None:
-        seen: dict[str, set[str]] = {kind: set() for kind in KINDS}
+        seen: dict[str, list[str]] = {kind: [] for kind in KINDS}
         self.ingest(self.adapter.iter_artists(), "artists", seen)
         self.ingest(self.adapter.iter_albums(), "albums", seen)
         self.ingest(self.adapter.iter_tracks(), "tracks", seen)
@@ -223,37 +230,73 @@ class _Run:
             return  # the source vouches that nothing was added, changed or removed
         self.ingest(self.adapter.changed_since(since), "changes", None)
         for kind in KINDS:
-            ids = set(self.adapter.all_ids(kind))
+            ids = list(self.adapter.all_ids(kind))
             self.mark_gone(kind, ids)
             if self.progress:
                 self.progress(self.server.name, f"{kind} ids", len(ids))
 
-    def mark_gone(self, kind: str, present: set[str]) -> None:
-        """Tombstone live links the server no longer lists; revive listed gone ones."""
+    def mark_gone(self, kind: str, listed: list[str]) -> None:
+        """Tombstone live links the server no longer lists; revive listed gone ones.
+
+        A listing equal to the last one (same ids in the same order, digest compared) with
+        as many live links as then proves that nothing left or came back: a million
+        links need not be compared. Otherwise the set difference runs in the database
+        (the listed ids bound as ONE array parameter); gone links are few, so reviving
+        compares them in Python.
+        """
         link = table("link")
+        where = (link.c.server_id == self.server_id) & (link.c.kind == kind)
+        digest = hashlib.blake2b("\n".join(listed).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
         with self.store.begin() as conn:
-            rows = conn.execute(
-                select(link.c.id, link.c.native_id, link.c.gone_at).where(
-                    link.c.server_id == self.server_id, link.c.kind == kind
-                )
-            ).all()
-            live = [r for r in rows if r.gone_at is None]
-            gone = [r.id for r in live if r.native_id not in present]
-            back = [r.id for r in rows if r.gone_at is not None and r.native_id in present]
-            if live and not present:
-                log.warning(
-                    "%s listed no %ss while %d are linked; not marking them gone (an empty answer is more "
-                    "likely a wrong library than an empty one)", self.server.name, kind, len(live),
-                )  # fmt: skip
+            stored = _digests(conn, self.server_id)
+            total = conn.execute(select(func.count()).select_from(link).where(where)).scalar_one()
+            gone = conn.execute(select(link.c.id, link.c.native_id).where(where, link.c.gone_at.is_not(None))).all()
+            live = total - len(gone)
+            if stored.get(kind) == [digest, live]:
                 return
-            for start in range(0, len(gone), 5000):
-                ids = gone[start : start + 5000]
-                conn.execute(update(link).where(link.c.id.in_(ids)).values(gone_at=self.now))
+            if not listed:
+                if live:
+                    log.warning(
+                        "%s listed no %ss while %d are linked; not marking them gone (an empty answer is more "
+                        "likely a wrong library than an empty one)", self.server.name, kind, live,
+                    )  # fmt: skip
+                return
+            present = set(listed)
+            back = [r.id for r in gone if r.native_id in present]
+            result = conn.execute(
+                update(link)
+                .where(where, link.c.gone_at.is_(None), link.c.native_id.not_in(_listed(conn, sorted(present))))
+                .values(gone_at=self.now)
+            )
             for start in range(0, len(back), 5000):
                 ids = back[start : start + 5000]
                 conn.execute(update(link).where(link.c.id.in_(ids)).values(gone_at=None, last_seen=self.now))
-            self.counts.gone += len(gone)
+            self.counts.gone += result.rowcount
             self.counts.revived += len(back)
+            stored[kind] = [digest, live - result.rowcount + len(back)]
+            server = table("server")
+            conn.execute(update(server).where(server.c.id == self.server_id).values(listing_digest=json.dumps(stored)))
+
+
+def _digests(conn: Connection, server_id: int) -> dict[str, Any]:
+    server = table("server")
+    text = conn.execute(select(server.c.listing_digest).where(server.c.id == server_id)).scalar_one_or_none()
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _listed(conn: Connection, ids: list[str]) -> Any:
+    """``ids`` as a one-column subquery bound as one parameter (json_each / unnest)."""
+    if conn.dialect.name == "sqlite":
+        each = func.json_each(bindparam("listed", json.dumps(ids), type_=String)).table_valued("value")
+        return select(each.c.value)
+    if conn.dialect.name == "postgresql":
+        array = bindparam("listed", ids, type_=ARRAY(String))
+        return select(func.unnest(array))
+    return ids
 
 
 def _start_run(store: Store, server_id: int, mode: str, started: datetime) -> int:

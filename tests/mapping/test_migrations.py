@@ -42,7 +42,7 @@ def test_old_database_is_upgraded_in_place_and_backed_up(tmp_path: Path) -> None
     with IdMap.open(f"sqlite:///{path}") as idmap:
         assert [s.name for s in idmap.store.servers()] == ["legacy"]
         with idmap.store.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0003"
+            assert MigrationContext.configure(conn).get_current_revision() == "0004"
     backup = tmp_path / "old.db.bak-0001"
     assert backup.exists()
     check = create_engine(f"sqlite:///{backup}")
@@ -90,6 +90,6 @@ def test_upgrade_from_the_first_revision_keeps_data(db_url: str) -> None:
         conn.commit()
     engine.dispose()
     with IdMap.open(db_url) as idmap, idmap.store.engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0003"
+        assert MigrationContext.configure(conn).get_current_revision() == "0004"
         assert conn.execute(text("SELECT title, alt_key FROM track")).one() == ("Airbag", None)
         assert [s.name for s in idmap.store.servers()] == ["legacy"]

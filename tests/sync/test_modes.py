@@ -64,3 +64,28 @@ def test_stats_shows_the_runs(idmap: Invoke, tmp_path: Path, small_library: list
     _sync(idmap, "--full")
     runs = json.loads(idmap("stats", "--json").output)["runs"]
     assert [(r["mode"], r["status"], r["new"]) for r in runs] == [("full", "ok", 0), ("full", "ok", 7)]
+
+
+def test_an_unchanged_listing_skips_the_comparison_but_not_a_tombstone_to_undo(
+    idmap: Invoke, tmp_path: Path, small_library: list[dict[str, Any]], db_url: str
+) -> None:
+    """The listing digest only stands for "nothing left or came back" while the live links add up."""
+    from sqlalchemy import text
+
+    from soulsync_idmap import IdMap
+
+    stamp = "2024-01-01T00:00:00Z"
+    base = [dict(r, updated_at=stamp) for r in small_library]
+    snap = write_jsonl(tmp_path / "home.jsonl", base)
+    idmap("servers", "add", "snapshot", "home", "--url", str(snap))
+    assert _sync(idmap)["new"] == 7
+    write_jsonl(snap, base)  # rewritten, same listing
+    again = _sync(idmap)
+    assert (again["mode"], again["gone"], again["revived"]) == ("incremental", 0, 0)
+    with IdMap.open(db_url) as api, api.store.engine.begin() as conn:
+        # A tombstone the listing contradicts (as a crash between two statements could leave).
+        conn.execute(text("UPDATE link SET gone_at = last_seen WHERE native_id = 't2'"))
+    write_jsonl(snap, base)
+    assert _sync(idmap)["revived"] == 1
+    write_jsonl(snap, [r for r in base if r["id"] != "t2"])
+    assert _sync(idmap)["gone"] == 1
