@@ -10,6 +10,7 @@ user sees. Libraries are generated once into .bench/ and reused.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -211,6 +212,8 @@ def bench_backend(backend: str, db_url: str, lib: Path, twin: Path, table: Table
     table.add("resolve_many, 100,000 UUIDs", "<= 0.5 s", backend, f"{many:.3f} s", many <= 0.5)
     table.add("resolve, p99 of 2,000", "<= 1 ms", backend, f"{p99 * 1000:.2f} ms", p99 <= 0.001)
 
+    if args.no_twin:
+        return
     idmap(env, "servers", "add", "snapshot", "twin", "--url", str(twin))
     seconds, rss, out = run_timed(env, "sync", "twin", "--json")
     s = summary(out)
@@ -248,10 +251,15 @@ def main() -> None:
     parser.add_argument("--artists", type=int, default=20_000)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--no-twin", action="store_true", help="leave out the cross-server sync")
     args = parser.parse_args()
     BENCH.mkdir(exist_ok=True)
-    lib = BENCH / f"lib-{args.tracks}-{args.albums}-{args.artists}.jsonl"
-    twin = BENCH / f"twin-{args.tracks}-{args.albums}-{args.artists}.jsonl"
+    # Cached libraries are keyed by the generators' source: a changed generator makes new files.
+    version = hashlib.sha1(
+        b"".join((ROOT / "benchmarks" / f).read_bytes() for f in ("gen_library.py", "twin.py"))
+    ).hexdigest()[:8]
+    lib = BENCH / f"lib-{args.tracks}-{args.albums}-{args.artists}-{version}.jsonl"
+    twin = BENCH / f"twin-{args.tracks}-{args.albums}-{args.artists}-{version}.jsonl"
     if not lib.exists():
         generate(lib, args.tracks, args.albums, args.artists, seed=1)
     if not twin.exists():

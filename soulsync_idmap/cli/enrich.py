@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from ..enrich import enrich_artist_images, spotify_from_config
 from .context import AppContext, emit_json, pass_app
 
 __all__ = ["register"]
@@ -23,6 +22,9 @@ def enrich() -> None:
 @pass_app
 def artist_images(app: AppContext, server: str | None, dry_run: bool, limit: int | None, as_json: bool) -> None:
     """Find artists' images on Spotify and upload them to the server."""
+    # Imported here: spotipy and requests cost a quarter second on every other command.
+    from ..enrich import enrich_artist_images, spotify_from_config
+
     name = server or (app.store.active_server().name if app.store.active_server() else None)  # type: ignore[union-attr]
     if name is None:
         raise click.ClickException("no server given and none active")
