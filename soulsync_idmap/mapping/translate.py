@@ -53,29 +53,40 @@ def _values(conn: Connection, values: Sequence[str]) -> tuple[str, str, dict[str
     return f"({union}) AS ids", "JOIN", names
 
 
+def _chunk_size(conn: Connection) -> int:
+    # json_each / unnest bind one parameter whatever the size; the fallback binds one each.
+    return 200_000 if conn.dialect.name in ("sqlite", "postgresql") else CHUNK
+
+
 def resolve_many(conn: Connection, server_id: int, uuids: Sequence[str]) -> dict[str, str | None]:
     """Native id on ``server_id`` of each UUID (after redirects); None where unlinked or gone.
 
-    Two statements per chunk of 10,000 UUIDs: one for redirects, one for links.
+    Two statements per chunk: one for redirects, one for links. The UUIDs are probed in
+    sorted order (UUIDv7: creation order), so neighbouring probes share index pages.
+    Where one UUID has several live links on the server, the oldest link answers.
     """
-    unique = list(dict.fromkeys(uuids))
+    unique = sorted(set(uuids))
     result: dict[str, str | None] = {}
-    for chunk in _chunks(unique):
-        survivor = {u: u for u in chunk}
+    for chunk in _chunks(unique, _chunk_size(conn)):
         ids, join, params = _values(conn, chunk)
         query = f"SELECT r.old_uuid, r.new_uuid FROM {ids} {join} redirect r ON r.old_uuid = ids.value"
-        for old, new in conn.execute(text(query), params):
-            survivor[old] = new
-        ids, join, params = _values(conn, list(set(survivor.values())))
+        survivor: dict[str, str] = dict(conn.execute(text(query), params).tuples().all())
+        targets = sorted({survivor.get(u, u) for u in chunk}) if survivor else chunk
+        ids, join, params = _values(conn, targets)
         query = (
-            f"SELECT l.uuid, l.native_id FROM {ids} {join} link l ON l.uuid = ids.value"
-            " WHERE l.server_id = :server AND l.gone_at IS NULL ORDER BY l.id"
+            f"SELECT l.uuid, l.native_id, l.id FROM {ids} {join} link l ON l.uuid = ids.value"
+            " WHERE l.server_id = :server AND l.gone_at IS NULL"
         )
+        # Unordered (sorting 100,000 rows costs more than this loop); the oldest link wins.
         native: dict[str, str] = {}
-        for uuid, native_id in conn.execute(text(query), {"server": server_id, **params}):
-            native.setdefault(uuid, native_id)
-        for original, final in survivor.items():
-            result[original] = native.get(final)
+        oldest: dict[str, int] = {}
+        for uuid, native_id, link_id in conn.execute(text(query), {"server": server_id, **params}):
+            if uuid not in oldest or link_id < oldest[uuid]:
+                native[uuid], oldest[uuid] = native_id, link_id
+        if survivor:
+            result.update((u, native.get(survivor.get(u, u))) for u in chunk)
+        else:
+            result.update((u, native.get(u)) for u in chunk)
     return result
 
 
