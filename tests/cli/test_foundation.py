@@ -153,8 +153,8 @@ def test_resolve_many_issues_a_fixed_number_of_queries(idmap: Invoke, synced: Pa
         statements: list[str] = []
         event.listen(api.store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
         result = api.resolve_many(many, server="home")
-    # 20,007 distinct UUIDs -> 3 chunks of 10,000 -> 2 statements per chunk.
-    assert len(statements) == 6
+    # 20,007 distinct UUIDs bound as one array (json_each / unnest) -> one chunk -> 2 statements.
+    assert len(statements) == 2
     assert sum(1 for v in result.values() if v is not None) == 7
     assert len(result) == 20_007
 
