@@ -47,7 +47,8 @@ def new_uuid() -> str:
     """
     value = (time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | _rng.getrandbits(12) << 64
     value |= 0b10 << 62 | _rng.getrandbits(62)
-    return str(uuidlib.UUID(int=value))
+    text = f"{value:032x}"  # formatted directly: uuid.UUID(int=...) validates what is valid by construction
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 _CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

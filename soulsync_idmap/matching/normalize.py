@@ -53,7 +53,7 @@ VARIOUS_ARTISTS = frozenset(
 
 def fix_mojibake(text: str) -> str:
     """Undo UTF-8 read as Latin-1/CP1252 ("BeyoncÃ©" -> "Beyoncé") when that is what happened."""
-    if not any(hint in text for hint in _MOJIBAKE_HINTS):
+    if text.isascii() or not any(hint in text for hint in _MOJIBAKE_HINTS):
         return text
     # "Ã " is "à" whose second byte (a no-break space) was turned into a plain space.
     for candidate in (text, text.replace("Ã ", "Ã\xa0")):
@@ -70,6 +70,8 @@ def fold(text: str) -> str:
     """Case, accents, punctuation and spacing folded away; letters of any script kept."""
     text = fix_mojibake(text)
     text = text.replace("&", " and ").replace("+", " and ")
+    if text.isascii():  # most names: nothing to decompose, no accents to drop
+        return _SPACES.sub(" ", _PUNCT.sub(" ", text.lower())).strip()
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     stripped = stripped.casefold().replace("ß", "ss").replace("ø", "o").replace("æ", "ae").replace("œ", "oe")

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from ..mapping.bulk import BulkInsert
+from ..mapping.bulk import BulkInsert, one_array
 from ..mapping.store import new_uuid, table
 from ..matching import (
     AlbumRecord,
@@ -133,7 +133,9 @@ class BatchWriter:
         for start in range(0, len(native_ids), _CHUNK):
             chunk = native_ids[start : start + _CHUNK]
             query = select(link.c.id, link.c.native_id, link.c.uuid, link.c.fingerprint, link.c.gone_at).where(
-                link.c.server_id == self.server_id, link.c.kind == self.kind, link.c.native_id.in_(chunk)
+                link.c.server_id == self.server_id,
+                link.c.kind == self.kind,
+                link.c.native_id.in_(one_array(conn, chunk)),
             )
             for row in conn.execute(query):
                 found[row.native_id] = row
@@ -146,7 +148,7 @@ class BatchWriter:
         for start in range(0, len(ids), _CHUNK):
             query = select(link.c.native_id, link.c.uuid).where(
                 link.c.server_id == self.server_id, link.c.kind == kind,
-                link.c.native_id.in_(ids[start : start + _CHUNK]),
+                link.c.native_id.in_(one_array(conn, ids[start : start + _CHUNK])),
             )  # fmt: skip
             found.update({n: u for n, u in conn.execute(query)})
         return found

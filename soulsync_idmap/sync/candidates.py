@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
+from ..mapping.bulk import one_array
 from ..mapping.store import table
 from ..matching import AlbumRecord, ArtistRecord, TrackRecord, album_keys
 from ..servers.base import ServerItem
@@ -51,7 +52,7 @@ def _rows_where(conn: Connection, kind: str, column: str, values: set[Any]) -> l
     entity = table(kind)
     rows: list[Row[Any]] = []
     for chunk in _chunks(sorted(values)):
-        rows.extend(conn.execute(select(entity).where(entity.c[column].in_(chunk))))
+        rows.extend(conn.execute(select(entity).where(entity.c[column].in_(one_array(conn, chunk)))))
     return rows
 
 
@@ -197,7 +198,9 @@ def _select_in(conn: Connection, kind: str, columns: Sequence[str], column: str,
     entity = table(kind)
     out: list[Row[Any]] = []
     for chunk in _chunks(sorted(values)):
-        out.extend(conn.execute(select(*(entity.c[c] for c in columns)).where(entity.c[column].in_(chunk))))
+        out.extend(
+            conn.execute(select(*(entity.c[c] for c in columns)).where(entity.c[column].in_(one_array(conn, chunk))))
+        )
     return out
 
 
@@ -214,7 +217,9 @@ def _index_paths(
     link = table("link")
     wanted: set[str] = set()
     for chunk in _chunks(tails):
-        query = select(link.c.uuid, link.c.path_tail).where(link.c.kind == "track", link.c.path_tail.in_(chunk))
+        query = select(link.c.uuid, link.c.path_tail).where(
+            link.c.kind == "track", link.c.path_tail.in_(one_array(conn, chunk))
+        )
         for uuid, tail in conn.execute(query):
             by["path_tail"][tail].append(uuid)
             wanted.add(uuid)
@@ -234,7 +239,9 @@ def _linked_here(conn: Connection, server_id: int, kind: str, uuids: set[str]) -
     link = table("link")
     taken: set[str] = set()
     for chunk in _chunks(sorted(uuids)):
-        query = select(link.c.uuid, link.c.server_id, link.c.kind, link.c.gone_at).where(link.c.uuid.in_(chunk))
+        query = select(link.c.uuid, link.c.server_id, link.c.kind, link.c.gone_at).where(
+            link.c.uuid.in_(one_array(conn, chunk))
+        )
         taken.update(
             row.uuid for row in conn.execute(query)
             if row.server_id == server_id and row.kind == kind and row.gone_at is None

@@ -21,10 +21,11 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import ARRAY, Connection, String, bindparam, exists, func, select, update
+from sqlalchemy import Connection, exists, func, select, update
 
 from ..config import Config
 from ..errors import IdmapError
+from ..mapping.bulk import one_array
 from ..mapping.models import Server
 from ..mapping.store import Store, server_config, table, utcnow
 from ..matching import Thresholds
@@ -265,7 +266,7 @@ class _Run:
             back = [r.id for r in gone if r.native_id in present]
             result = conn.execute(
                 update(link)
-                .where(where, link.c.gone_at.is_(None), link.c.native_id.not_in(_listed(conn, sorted(present))))
+                .where(where, link.c.gone_at.is_(None), link.c.native_id.not_in(one_array(conn, sorted(present))))
                 .values(gone_at=self.now)
             )
             for start in range(0, len(back), 5000):
@@ -286,17 +287,6 @@ def _digests(conn: Connection, server_id: int) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _listed(conn: Connection, ids: list[str]) -> Any:
-    """``ids`` as a one-column subquery bound as one parameter (json_each / unnest)."""
-    if conn.dialect.name == "sqlite":
-        each = func.json_each(bindparam("listed", json.dumps(ids), type_=String)).table_valued("value")
-        return select(each.c.value)
-    if conn.dialect.name == "postgresql":
-        array = bindparam("listed", ids, type_=ARRAY(String))
-        return select(func.unnest(array))
-    return ids
 
 
 def _start_run(store: Store, server_id: int, mode: str, started: datetime) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import operator
 from typing import Any
 
 from ..matching import (
@@ -35,9 +36,12 @@ _CONTENT = {
 }  # fmt: skip
 
 
+_GETTERS = {kind: operator.attrgetter(*names) for kind, names in _CONTENT.items()}
+
+
 def fingerprint(item: ServerItem) -> str:
     """A short hash of an item's content (timestamps left out: touching is not changing)."""
-    values = tuple(getattr(item, name) for name in _CONTENT[item.kind])
+    values = _GETTERS[item.kind](item)
     return hashlib.blake2b(repr(values).encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
