@@ -16,6 +16,7 @@ from rapidfuzz import fuzz
 
 from .normalize import (
     VARIOUS_ARTISTS,
+    TitleParts,
     fold,
     normalize_artist,
     split_folded_artist,
@@ -210,11 +211,101 @@ def _unstuff(x: TrackRecord, y: TrackRecord) -> TrackRecord:
     return replace(x, title=title, artist=artist, album=album, duration_ms=duration)
 
 
+# What follows a title when a tagger or store put everything in it: a price, a copyright
+# or phonogram mark (also "‰", a mis-decoded "℗"), a m:ss duration, a year or a date.
+_TRAILER = re.compile(
+    r"(?:[$€£]\s?\d|\(\s*[cp]\s*\)|[©℗‰]|\d{1,2}:[0-5]\d(?!\d)|(?:19|20)\d{2}(?!\d)"
+    r"|\d{1,2}-[a-z]{3}-\d{2}(?!\d)|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\s*,)",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"\S+")
+# Store genre names, which stuffed titles carry right after the title ("Song Pop $1.29").
+_GENRES = frozenset(
+    "pop rock country dance electronic alternative rap hip hip-hop r&b soul jazz blues metal latin "
+    "reggae folk indie christian gospel soundtrack classical house dubstep singer/songwriter".split()
+)
+
+
+def _cuts(x: TrackRecord, names: Sequence[str]) -> list[tuple[TitleParts, bool]]:
+    """Where the title may end in a stuffed title: the parts before each trailer, genre or name.
+
+    Each cut is (title parts, strong); a cut before an artist or album name is strong (the
+    title comes first). The whole title is always one of them.
+    """
+    spans = [(m.start(), m.group()) for m in _WORD.finditer(x.title)]
+    words = [w for _, w in spans]
+    folded = [fold(w) for w in words]
+    rests = [""] * (len(words) + 1)  # the folded title from word i on
+    for i in range(len(words) - 1, 0, -1):
+        rests[i] = f"{folded[i]} {rests[i + 1]}" if folded[i] else rests[i + 1]
+    cuts: list[tuple[TitleParts, bool]] = []
+    for i in range(1, len(words)):
+        strong = any(rests[i].startswith(n + " ") for n in names)
+        genre = words[i].casefold() in _GENRES or folded[i].partition(" ")[0] in _GENRES
+        if strong or genre or _TRAILER.match(x.title, spans[i][0]):
+            head = split_title(" ".join(words[:i]))
+            if head.base:
+                cuts.append((head, strong))
+    cuts.append((split_title(x.title), False))
+    return cuts
+
+
+def _strict(a: str, b: str) -> float:
+    """Similarity without the subset rule: a cut title must be the whole other title."""
+    return max(fuzz.ratio(a, b), fuzz.token_sort_ratio(a, b)) / 100 if a and b else 0.0
+
+
+def _stuffed_title(a: TrackRecord, b: TrackRecord) -> tuple[float, bool, bool] | None:
+    """(title similarity, version conflict, equal heads) when a title carries other fields.
+
+    None when neither title has anything after a possible title end. Every cut of one title
+    is compared with every cut of the other; a title cut before a known artist or album name
+    (of at least two words) is also compared with the other title's leading words, since
+    the title comes first (worth 0.95 at most). "Equal heads": both titles begin with the
+    same four or more words up to a trailer — the head then usually carries the artist
+    too, and counts as one more compared field.
+    """
+    names: list[str] = []
+    for artist in (a.artist, b.artist):
+        if artist and _artist_name(artist):
+            names.append(fold(artist))
+    for album in (a.album, b.album):
+        if album:
+            names += [fold(album), split_title(album).base]
+    names = [n for n in names if len(n) >= 3]
+    cuts_a, cuts_b = _cuts(a, names), _cuts(b, names)
+    if len(cuts_a) == 1 and len(cuts_b) == 1:
+        return None
+    best = (0.0, False, False)
+
+    def consider(sim: float, conflict: bool, heads: bool = False) -> None:
+        nonlocal best
+        if (sim, not conflict, heads) > (best[0], not best[1], best[2]):
+            best = (sim, conflict, heads)
+
+    last_a, last_b = len(cuts_a) - 1, len(cuts_b) - 1
+    for i, (pa, _) in enumerate(cuts_a):
+        for j, (pb, _) in enumerate(cuts_b):
+            sim = _strict(pa.base, pb.base)
+            heads = sim == 1.0 and (i, j) != (last_a, last_b) and len(pa.base.split()) >= 4
+            consider(sim, pa.distinct != pb.distinct, heads)
+    for cuts, other in ((cuts_a, cuts_b), (cuts_b, cuts_a)):
+        lead = other[-1][0].base.split()
+        for head, strong in cuts:
+            size = len(head.base.split())
+            if strong and size >= 2 and len(lead) > size:
+                # the other side's version words: those of its shortest cut that covers the lead
+                versions = next(p.distinct for p, _ in other if len(p.base.split()) >= size)
+                consider(0.95 * _strict(head.base, " ".join(lead[:size])), head.distinct != versions)
+    return best
+
+
 def score_tracks(a: TrackRecord, b: TrackRecord, thresholds: Thresholds | None = None) -> MatchScore:
     t = thresholds or DEFAULT
     decided = _ids(a.mbid, b.mbid, "mbid")
     if decided is not None:
         return decided
+    stuffed = _stuffed_title(a, b)
     a, b = _unstuff(a, b), _unstuff(b, a)
     title_a, artist_a = _track_sides(a)
     title_b, artist_b = _track_sides(b)
@@ -227,16 +318,20 @@ def score_tracks(a: TrackRecord, b: TrackRecord, thresholds: Thresholds | None =
         "track_number": _number(a.track_number, b.track_number),
         "year": _year(a.year, b.year),
     }
+    version_conflict = pa.distinct != pb.distinct
+    equal_heads = False
+    if stuffed is not None and stuffed[0] > (components["title"] or 0.0):
+        components["title"], version_conflict, equal_heads = stuffed
     score, reasons = _weighted(components, TRACK_WEIGHTS)
     title = components["title"] or 0.0
-    version_conflict = pa.distinct != pb.distinct
     capped = (
         version_conflict
         or title < 0.85
         or (components["artist"] is not None and components["artist"] < 0.7)
         or (components["album"] is not None and components["album"] < 0.5)
         or (components["duration"] is not None and components["duration"] < 0.4)
-        or sum(v is not None for v in components.values()) < 3  # a title and one more field is too little
+        # a title and one more field is too little; equal stuffed heads with no artist field count as one more
+        or sum(v is not None for v in components.values()) + (equal_heads and components["artist"] is None) < 3
     )
     if version_conflict:
         reasons["version"] = 0.0

@@ -79,6 +79,55 @@ def test_artist_folded_into_title() -> None:
     assert score_tracks(a, AIRBAG).verdict == "same"
 
 
+# A store or tagger that puts everything in the title: title first, then artist, album,
+# genre, price, copyright line, m:ss and release date, those fields left empty.
+CLEAN = TrackRecord("Northern Lights", "Harbour Kites", "Salt and Glass", 245_000, 2016)
+
+
+def test_stuffed_title_cut_at_a_price_or_copyright_trailer() -> None:
+    stuffed = TrackRecord("Northern Lights Alternative $ 1.29 (C) 2016 Tidewater Records 4:05", None, "Salt and Glass")
+    result = score_tracks(CLEAN, stuffed)
+    assert result.verdict == "same" and result.reasons["title"] == 1.0 and result.reasons["duration"] == 1.0
+
+
+def test_stuffed_title_cut_at_the_other_sides_artist() -> None:
+    # the title ends where the other side's artist begins; the clean side has junk of its own
+    stuffed = TrackRecord("Paper Boats on the River Harbour Kites Indie Rock 2:58")
+    other = TrackRecord("Paper Boats on the River Tidewater Records 2016", "Harbour Kites", "Salt and Glass", 178_000)
+    result = score_tracks(stuffed, other)
+    assert result.verdict == "same" and result.reasons["artist"] == 1.0 and result.reasons["title"] == 0.95
+
+
+def test_stuffed_album_taken_out_despite_punctuation() -> None:
+    stuffed = TrackRecord("Northern Lights Harbour Kites Salt & Glass (Deluxe) Indie Rock March 4, 2016 4:06")
+    result = score_tracks(stuffed, CLEAN)
+    assert result.verdict == "same" and result.reasons["album"] == 1.0 and result.reasons["title"] == 1.0
+
+
+def test_equal_stuffed_heads_count_as_a_field() -> None:
+    # neither side names the artist; both begin with title, artist and album up to a genre or a price
+    a = TrackRecord("Northern Lights Harbour Kites Salt and Glass Rock , Music , Indie Rock $ 1.29 4:05")
+    b = TrackRecord("Northern Lights Harbour Kites Salt and Glass Alternative 12-Feb-16", duration_ms=245_000)
+    assert score_tracks(a, b).verdict == "same"
+    short = TrackRecord("Intro Pop $ 0.99 1:00")
+    assert score_tracks(short, TrackRecord("Intro Rock 2016", duration_ms=60_000)).verdict != "same"
+
+
+def test_stuffed_title_of_another_song_by_the_same_artist_and_album_is_not_merged() -> None:
+    for title in (
+        "Paper Boats on the River Harbour Kites Salt and Glass Alternative $ 1.29 4:05",
+        "Northern Harbour Kites Salt and Glass Alternative $ 1.29 4:05",
+        "Northern Lights Reprise Harbour Kites Salt and Glass Alternative $ 1.29 4:05",
+    ):
+        assert score_tracks(CLEAN, TrackRecord(title)).verdict != "same", title
+
+
+def test_version_words_in_a_stuffed_title_still_veto() -> None:
+    live = TrackRecord("Northern Lights (Live) Harbour Kites Salt and Glass $ 1.29 4:05")
+    result = score_tracks(CLEAN, live)
+    assert result.verdict != "same" and result.reasons.get("version") == 0.0
+
+
 def test_title_and_one_field_is_too_little() -> None:
     assert (
         score_tracks(TrackRecord("Intro", duration_ms=60_000), TrackRecord("Intro", duration_ms=60_000)).verdict
