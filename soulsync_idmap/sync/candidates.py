@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Row, select
 
 from ..mapping.bulk import one_array
 from ..mapping.store import table
-from ..matching import AlbumRecord, ArtistRecord, TrackRecord, album_keys
+from ..matching import AlbumRecord, ArtistRecord, TrackRecord, album_keys, artist_keys, split_folded_artist
 from ..servers.base import ServerItem
 
 __all__ = ["Incoming", "find_candidates"]
@@ -159,7 +159,9 @@ def _positional_siblings(conn: Connection, batch: Sequence[Incoming], rows: dict
     for row in _select_in(conn, "album", ("uuid", "match_key"), "match_key", set(album_key.values()) - {"?"}):
         if len(album_uuids[row.match_key]) < PER_KEY_CAP:
             album_uuids[row.match_key].append(row.uuid)
-    artists = {inc.parents["artist"] for inc in batch if inc.parents.get("artist")}
+    artist_of: dict[int, str] = {id(inc): str(inc.parents["artist"]) for inc in batch if inc.parents.get("artist")}
+    artist_of.update(_folded_artists(conn, [inc for inc in batch if id(inc) not in artist_of]))
+    artists = set(artist_of.values())
     albums = {u for bucket in album_uuids.values() for u in bucket}
     light = ("uuid", "artist_uuid", "album_uuid", "track_number", "duration_ms")
     by_artist: dict[str, list[Row[Any]]] = defaultdict(list)
@@ -173,7 +175,7 @@ def _positional_siblings(conn: Connection, batch: Sequence[Incoming], rows: dict
     for inc in batch:
         record = inc.record
         assert isinstance(record, TrackRecord)
-        pool = list(by_artist.get(inc.parents.get("artist") or "", []))
+        pool = list(by_artist.get(artist_of.get(id(inc), ""), []))
         for album in album_uuids.get(album_key.get(id(inc), ""), []):
             pool.extend(by_album.get(album, []))
         picked = list(dict.fromkeys(row.uuid for row in pool if _same_position(record, row)))[:PER_KEY_CAP]
@@ -182,6 +184,27 @@ def _positional_siblings(conn: Connection, batch: Sequence[Incoming], rows: dict
     for row in _rows_where(conn, "track", "uuid", wanted - rows.keys()):
         rows[row.uuid] = row
     return found
+
+
+def _folded_artists(conn: Connection, batch: Sequence[Incoming]) -> dict[int, str]:
+    """The artist entity named in an "Artist - Title" title, for tracks that carry no artist.
+
+    Used for finding candidates only (never stored): the name must match exactly one
+    artist entity's key.
+    """
+    wanted: dict[int, str] = {}
+    for inc in batch:
+        record = inc.record
+        if isinstance(record, TrackRecord) and not record.artist:
+            folded = split_folded_artist(record.title)
+            if folded is not None and (key := artist_keys(ArtistRecord(folded[0]))[0]) != "?":
+                wanted[id(inc)] = key
+    if not wanted:
+        return {}
+    owners: dict[str, list[str]] = defaultdict(list)
+    for row in _select_in(conn, "artist", ("uuid", "match_key"), "match_key", set(wanted.values())):
+        owners[row.match_key].append(row.uuid)
+    return {i: owners[key][0] for i, key in wanted.items() if len(owners.get(key, ())) == 1}
 
 
 def _same_position(record: TrackRecord, row: Row[Any]) -> bool:

@@ -78,3 +78,28 @@ def test_a_typo_in_the_title_is_found_by_position(idmap: Invoke, tmp_path: Path,
         assert api.lookup("jelly", "T1") == api.lookup("plex", "t1")
         assert api.lookup("jelly", "T2") == api.lookup("plex", "t2")
         assert api.lookup("jelly", "T3") != api.lookup("plex", "t3")
+
+
+def test_an_artist_folded_into_the_title_leads_to_that_artists_tracks(
+    idmap: Invoke, tmp_path: Path, db_url: str
+) -> None:
+    plex = _snapshot(tmp_path / "plex.jsonl", [
+        {"kind": "artist", "id": "ar1", "name": "Curve"},
+        {"kind": "album", "id": "al1", "name": "Cherry", "artist_id": "ar1"},
+        {"kind": "track", "id": "t1", "name": "Clipped", "artist_id": "ar1", "album_id": "al1",
+         "track_number": 1, "duration_ms": 255_293},
+        {"kind": "track", "id": "t2", "name": "Horror Head", "artist_id": "ar1", "album_id": "al1",
+         "track_number": 2, "duration_ms": 242_000},
+    ])  # fmt: skip
+    jelly = _snapshot(tmp_path / "jelly.jsonl", [
+        # No artist, no album: only "Artist - Title", with a typo in the title.
+        {"kind": "track", "id": "T1", "name": "Curve - Cilpped", "duration_ms": 255_000},
+        {"kind": "track", "id": "T2", "name": "Curve - Fait Accompli", "duration_ms": 242_400},
+    ])  # fmt: skip
+    assert idmap("servers", "add", "snapshot", "plex", "--url", plex).exit_code == 0
+    assert idmap("servers", "add", "snapshot", "jelly", "--url", jelly).exit_code == 0
+    assert idmap("sync", "plex").exit_code == 0
+    assert idmap("sync", "jelly").exit_code == 0
+    with IdMap.open(db_url) as api:
+        assert api.lookup("jelly", "T1") == api.lookup("plex", "t1")
+        assert api.lookup("jelly", "T2") != api.lookup("plex", "t2")
