@@ -305,7 +305,10 @@ def score_tracks(a: TrackRecord, b: TrackRecord, thresholds: Thresholds | None =
     decided = _ids(a.mbid, b.mbid, "mbid")
     if decided is not None:
         return decided
-    stuffed = _stuffed_title(a, b)
+    # Only a record missing a field can have stuffed it into its title: the cuts cost more
+    # than the rest of the scoring, and a library with complete tags never needs them.
+    incomplete = not (a.artist and a.album and a.duration_ms and b.artist and b.album and b.duration_ms)
+    stuffed = _stuffed_title(a, b) if incomplete else None
     a, b = _unstuff(a, b), _unstuff(b, a)
     title_a, artist_a = _track_sides(a)
     title_b, artist_b = _track_sides(b)
