@@ -39,7 +39,8 @@ NEUTRAL = frozenset(
     """remaster remastered remasters remastering digital digitally deluxe edition expanded anniversary
     explicit clean album version original bonus track reissue mono stereo single lp ep bit 24 24bit
     hd hi res hires special collector collectors limited international us uk japan japanese release
-    from soundtrack motion picture the of a and to in on""".split()
+    from soundtrack motion picture the of a and to in on
+    unknown""".split()  # "Album (unknown)": a tagger's placeholder for a missing year or edition
 )
 # Words that name a different recording: if one side has them and the other not, it is not the same.
 DISTINCT = frozenset(

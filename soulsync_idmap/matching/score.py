@@ -29,6 +29,8 @@ from .records import AlbumRecord, ArtistRecord, MatchScore, Thresholds, TrackRec
 __all__ = ["pick_best", "score_albums", "score_artists", "score_tracks"]
 
 DEFAULT = Thresholds()
+# Folded titles that stand for a missing title.
+PLACEHOLDER_TITLES = frozenset({"", "untitled", "unknown", "no title", "n a", "na", "unk", "title", "track"})
 TRACK_WEIGHTS = {"title": 0.40, "artist": 0.20, "album": 0.12, "duration": 0.18, "track_number": 0.05, "year": 0.05}
 ALBUM_WEIGHTS = {"title": 0.60, "artist": 0.30, "year": 0.10}
 
@@ -313,8 +315,11 @@ def score_tracks(a: TrackRecord, b: TrackRecord, thresholds: Thresholds | None =
     title_a, artist_a = _track_sides(a)
     title_b, artist_b = _track_sides(b)
     pa, pb = split_title(title_a), split_title(title_b)
+    # A missing title ("(untitled)", "unknown", only a track number) says nothing either way;
+    # the other fields can then at most propose the pair for review (the title cap below).
+    untitled = _no_title(pa.base, a.track_number) != _no_title(pb.base, b.track_number)
     components: dict[str, float | None] = {
-        "title": text_similarity(pa.base, pb.base),
+        "title": None if untitled else text_similarity(pa.base, pb.base),
         "artist": text_similarity(artist_a, artist_b) if artist_a and artist_b else None,
         "album": _album_similarity(a.album, b.album),
         "duration": _duration(a.duration_ms, b.duration_ms, t.duration_tolerance_s),
@@ -323,7 +328,7 @@ def score_tracks(a: TrackRecord, b: TrackRecord, thresholds: Thresholds | None =
     }
     version_conflict = pa.distinct != pb.distinct
     equal_heads = False
-    if stuffed is not None and stuffed[0] > (components["title"] or 0.0):
+    if stuffed is not None and not untitled and stuffed[0] > (components["title"] or 0.0):
         components["title"], version_conflict, equal_heads = stuffed
     score, reasons = _weighted(components, TRACK_WEIGHTS)
     title = components["title"] or 0.0
@@ -349,9 +354,21 @@ def score_tracks(a: TrackRecord, b: TrackRecord, thresholds: Thresholds | None =
     return MatchScore(score, _verdict(score, capped, t), reasons)
 
 
+def _no_title(base: str, track_number: int | None) -> bool:
+    """A placeholder title, or one that is only the track number ("005", "7")."""
+    if base in PLACEHOLDER_TITLES:
+        return True
+    return base.isdigit() and (base.startswith("0") or int(base) == track_number)
+
+
+_BRACKETED = re.compile(r"[\(\[\{][^\)\]\}]*[\)\]\}]")
+
+
 def _album_similarity(a: str | None, b: str | None) -> float | None:
     if not a or not b:
         return None
+    if not fold(_BRACKETED.sub(" ", a)) or not fold(_BRACKETED.sub(" ", b)):
+        return None  # "(2001)", "[unknown]": no album name
     return text_similarity(split_title(a).base, split_title(b).base)
 
 

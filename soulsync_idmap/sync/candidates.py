@@ -9,16 +9,17 @@ left out: one server never holds the same entity twice.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, and_, or_, select
 
 from ..mapping.bulk import one_array
 from ..mapping.store import table
-from ..matching import AlbumRecord, ArtistRecord, TrackRecord, album_keys, artist_keys, split_folded_artist
+from ..matching import AlbumRecord, ArtistRecord, TrackRecord, album_keys, artist_keys, fold, split_folded_artist
 from ..servers.base import ServerItem
 
 __all__ = ["Incoming", "find_candidates"]
@@ -27,6 +28,9 @@ Record = ArtistRecord | AlbumRecord | TrackRecord
 PER_KEY_CAP = 200
 SIBLING_DURATION_MS = 3_000
 _CHUNK = 5_000
+_PREFIX_CHUNK = 200  # key ranges per query
+# Leading characters of an album key that also find its typo'd spellings ("Caledonia Catheidral").
+ALBUM_PREFIX = 6
 
 
 @dataclass
@@ -152,13 +156,28 @@ def _positional_siblings(conn: Connection, batch: Sequence[Incoming], rows: dict
     SIBLING_DURATION_MS), under the resolved artist or under an album with the same
     normalised title. Scoring then decides; a typo'd title with everything else equal is
     a sure match, a different title at the same position is not.
+
+    Also searched, for the same reasons: a track with no album under the album its title
+    names ("Title - Album", "Title (Album)"); albums whose key begins like the track's
+    album key (its first ALBUM_PREFIX characters: a typo further on, "Caledonia
+    Catheidral"); and, for a track with an artist, stored "Artist - Title" tracks that
+    carry no artist of their own.
     """
-    album_key = {id(inc): album_keys(AlbumRecord(inc.record.album))[0] for inc in batch
-                 if isinstance(inc.record, TrackRecord) and inc.record.album}  # fmt: skip
+    album_key: dict[int, list[str]] = {}
+    for inc in batch:
+        assert isinstance(inc.record, TrackRecord)
+        names = [inc.record.album] if inc.record.album else _albums_in_title(inc.record.title)
+        album_key[id(inc)] = [k for k in dict.fromkeys(album_keys(AlbumRecord(n))[0] for n in names) if k != "?"]
     album_uuids: dict[str, list[str]] = defaultdict(list)
-    for row in _select_in(conn, "album", ("uuid", "match_key"), "match_key", set(album_key.values()) - {"?"}):
+    wanted_albums = {key for keys in album_key.values() for key in keys}
+    for row in _select_in(conn, "album", ("uuid", "match_key"), "match_key", wanted_albums):
         if len(album_uuids[row.match_key]) < PER_KEY_CAP:
             album_uuids[row.match_key].append(row.uuid)
+    # A typo past the first characters hides an album from its key, not from its key's prefix.
+    for prefix, uuids in _album_prefixes(conn, {k[:ALBUM_PREFIX] for k in wanted_albums if len(k) > ALBUM_PREFIX}):
+        album_uuids["^" + prefix] = uuids
+    for keys in album_key.values():
+        keys.extend(["^" + k[:ALBUM_PREFIX] for k in keys if len(k) > ALBUM_PREFIX])
     artist_of: dict[int, str] = {id(inc): str(inc.parents["artist"]) for inc in batch if inc.parents.get("artist")}
     artist_of.update(_folded_artists(conn, [inc for inc in batch if id(inc) not in artist_of]))
     artists = set(artist_of.values())
@@ -170,19 +189,87 @@ def _positional_siblings(conn: Connection, batch: Sequence[Incoming], rows: dict
         by_artist[row.artist_uuid].append(row)
     for row in _select_in(conn, "track", light, "album_uuid", albums):
         by_album[row.album_uuid].append(row)
+    named: dict[int, str] = {}  # the folded artist name, for "Artist - Title" tracks stored with no artist
+    for inc in batch:
+        if isinstance(inc.record, TrackRecord) and inc.record.artist and len(name := fold(inc.record.artist)) >= 3:
+            named[id(inc)] = name
+    folded = _folded_tracks(conn, set(named.values()), light)
     found: list[list[str]] = []
     wanted: set[str] = set()
     for inc in batch:
         record = inc.record
         assert isinstance(record, TrackRecord)
         pool = list(by_artist.get(artist_of.get(id(inc), ""), []))
-        for album in album_uuids.get(album_key.get(id(inc), ""), []):
-            pool.extend(by_album.get(album, []))
+        pool.extend(folded.get(named.get(id(inc), ""), []))
+        for key in album_key[id(inc)]:
+            for album in album_uuids.get(key, []):
+                pool.extend(by_album.get(album, []))
         picked = list(dict.fromkeys(row.uuid for row in pool if _same_position(record, row)))[:PER_KEY_CAP]
         wanted.update(picked)
         found.append(picked)
     for row in _rows_where(conn, "track", "uuid", wanted - rows.keys()):
         rows[row.uuid] = row
+    return found
+
+
+_SEPARATORS = (" - ", " – ", " — ")
+_TRAILING_BRACKET = re.compile(r"\s*[(\[]([^()\[\]]+)[)\]]\s*$")
+
+
+def _albums_in_title(title: str) -> list[str]:
+    """The album names a title with no album may carry: "Title - Album", "Title (Album)".
+
+    Every part after a dash counts ("Song - Live - In Berlin" may be on "Live - In Berlin"
+    or on "In Berlin"); used for finding candidates only.
+    """
+    names: list[str] = []
+    for separator in _SEPARATORS:
+        parts = title.split(separator)
+        names.extend(separator.join(parts[i:]) for i in range(1, len(parts)))
+    bracket = _TRAILING_BRACKET.search(title)
+    if bracket is not None and bracket.start() > 0:
+        names.append(bracket.group(1))
+    return [n.strip() for n in names if n.strip()][:4]
+
+
+def _album_prefixes(conn: Connection, prefixes: set[str]) -> list[tuple[str, list[str]]]:
+    """Album UUIDs whose key starts with each prefix (at most PER_KEY_CAP each): key ranges on its index."""
+    album = table("album")
+    found: dict[str, list[str]] = defaultdict(list)
+    ordered = sorted(prefixes)
+    for start in range(0, len(ordered), _PREFIX_CHUNK):
+        ranges = [and_(album.c.match_key >= p, album.c.match_key < p + "\uffff")
+                  for p in ordered[start : start + _PREFIX_CHUNK]]  # fmt: skip
+        for uuid, key in conn.execute(select(album.c.uuid, album.c.match_key).where(or_(*ranges))):
+            bucket = found[key[:ALBUM_PREFIX]]
+            if len(bucket) < PER_KEY_CAP:
+                bucket.append(uuid)
+    return list(found.items())
+
+
+def _folded_tracks(conn: Connection, names: set[str], columns: Sequence[str]) -> dict[str, list[Any]]:
+    """Stored tracks with no artist whose title reads "Artist - Title", by the folded artist name.
+
+    Such a track's second key is its whole folded title, so the name is a prefix of it: one
+    range per name on the key's index.
+    """
+    if not names:
+        return {}
+    track = table("track")
+    found: dict[str, list[Any]] = defaultdict(list)
+    ordered = sorted(names)
+    for start in range(0, len(ordered), _PREFIX_CHUNK):
+        chunk = ordered[start : start + _PREFIX_CHUNK]
+        ranges = [and_(track.c.alt_key >= f"{n} ", track.c.alt_key < f"{n}!") for n in chunk]
+        query = select(*(track.c[c] for c in columns), track.c.alt_key).where(or_(*ranges))
+        for row in conn.execute(query):
+            if row.artist_uuid is None:
+                # the name may have several words: every leading part of the key that is a wanted name
+                words = row.alt_key.split(" ")
+                for size in range(1, len(words)):
+                    name = " ".join(words[:size])
+                    if name in names and len(found[name]) < PER_KEY_CAP:
+                        found[name].append(row)
     return found
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -195,3 +197,24 @@ def test_scores_are_bounded_and_symmetric(a: TrackRecord, b: TrackRecord) -> Non
 @given(tracks)
 def test_a_record_is_never_different_from_itself(a: TrackRecord) -> None:
     assert score_tracks(a, a).verdict != "different"
+
+
+def test_a_missing_title_is_proposed_for_review_when_everything_else_agrees() -> None:
+    tagged = TrackRecord("Sunday Morning", "The Velvet Underground", "The Velvet Underground & Nico", 176_000,
+                         track_number=1)  # fmt: skip
+    for placeholder in ("(untitled)", "[Unknown]", "n.a.", "001", "01 - "):
+        blank = replace(tagged, title=placeholder)
+        m = score_tracks(tagged, blank)
+        assert m.verdict == "review", (placeholder, m.summary())
+        assert "title" not in m.reasons
+    # Two untitled tracks at the same place are still compared by their titles.
+    assert score_tracks(replace(tagged, title="[untitled]"), replace(tagged, title="[untitled]")).verdict == "same"
+    # A title that is a number, but not the track's own, is a title ("1979", "7").
+    assert score_tracks(replace(tagged, title="1979"), tagged).verdict == "different"
+
+
+def test_a_placeholder_album_is_no_album() -> None:
+    a = TrackRecord("Kiss Off", "Violent Femmes", "Violent Femmes", 174_000, track_number=3)
+    assert score_tracks(a, replace(a, album="Violent Femmes (unknown)")).verdict == "same"
+    m = score_tracks(a, replace(a, album="(1983)"))
+    assert m.verdict == "same" and "album" not in m.reasons

@@ -103,3 +103,73 @@ def test_an_artist_folded_into_the_title_leads_to_that_artists_tracks(
     with IdMap.open(db_url) as api:
         assert api.lookup("jelly", "T1") == api.lookup("plex", "t1")
         assert api.lookup("jelly", "T2") != api.lookup("plex", "t2")
+
+
+def _sync_both(idmap: Invoke, plex: str, jelly: str) -> None:
+    assert idmap("servers", "add", "snapshot", "plex", "--url", plex).exit_code == 0
+    assert idmap("servers", "add", "snapshot", "jelly", "--url", jelly).exit_code == 0
+    assert idmap("sync", "plex").exit_code == 0
+    assert idmap("sync", "jelly").exit_code == 0
+
+
+def test_an_album_named_in_the_title_leads_to_that_albums_tracks(idmap: Invoke, tmp_path: Path, db_url: str) -> None:
+    plex = _snapshot(tmp_path / "plex.jsonl", [
+        {"kind": "artist", "id": "ar1", "name": "Cocteau Twins"},
+        {"kind": "album", "id": "al1", "name": "Heaven or Las Vegas", "artist_id": "ar1"},
+        {"kind": "track", "id": "t1", "name": "Cherry-Coloured Funk", "artist_id": "ar1", "album_id": "al1",
+         "track_number": 1, "duration_ms": 192_000},
+        {"kind": "track", "id": "t2", "name": "Pitch the Baby", "artist_id": "ar1", "album_id": "al1",
+         "track_number": 2, "duration_ms": 195_000},
+    ])  # fmt: skip
+    jelly = _snapshot(tmp_path / "jelly.jsonl", [
+        # The artist mistyped (another artist entity), no album: "Title - Album", the title spelt otherwise.
+        {"kind": "artist", "id": "A", "name": "Cocteau Twns"},
+        {"kind": "track", "id": "T1", "name": "Cherry-Colored Funk - Heaven or Las Vegas", "artist_id": "A",
+         "track_number": 1, "duration_ms": 192_400},
+        {"kind": "track", "id": "T2", "name": "Iceblink Luck (Heaven or Las Vegas)", "artist_id": "A",
+         "track_number": 2, "duration_ms": 195_000},
+    ])  # fmt: skip
+    _sync_both(idmap, plex, jelly)
+    with IdMap.open(db_url) as api:
+        assert api.lookup("jelly", "T1") == api.lookup("plex", "t1")
+        assert api.lookup("jelly", "T2") != api.lookup("plex", "t2")
+
+
+def test_stored_artist_title_tracks_are_found_from_the_artist(idmap: Invoke, tmp_path: Path, db_url: str) -> None:
+    """The first server has no artists, only "Artist - Title"; the second names the artist."""
+    plex = _snapshot(tmp_path / "plex.jsonl", [
+        {"kind": "album", "id": "al1", "name": "Blue Lines"},
+        {"kind": "track", "id": "t1", "name": "Massive Attack - Safe from Harm", "album_id": "al1",
+         "track_number": 1, "duration_ms": 318_000},
+        {"kind": "track", "id": "t2", "name": "Massive Attack - One Love", "album_id": "al1",
+         "track_number": 2, "duration_ms": 288_000},
+    ])  # fmt: skip
+    jelly = _snapshot(tmp_path / "jelly.jsonl", [
+        {"kind": "artist", "id": "A", "name": "Massive Attack"},
+        {"kind": "track", "id": "T1", "name": "Safe From Harrm", "artist_id": "A", "track_number": 1,
+         "duration_ms": 318_400},
+        {"kind": "track", "id": "T2", "name": "Daydreaming", "artist_id": "A", "track_number": 2,
+         "duration_ms": 288_000},
+    ])  # fmt: skip
+    _sync_both(idmap, plex, jelly)
+    with IdMap.open(db_url) as api:
+        assert api.lookup("jelly", "T1") == api.lookup("plex", "t1")
+        assert api.lookup("jelly", "T2") != api.lookup("plex", "t2")
+
+
+def test_a_typo_in_every_name_is_found_by_the_album_keys_prefix(idmap: Invoke, tmp_path: Path, db_url: str) -> None:
+    plex = _snapshot(tmp_path / "plex.jsonl", [
+        {"kind": "artist", "id": "ar1", "name": "Alasdair Fraser"},
+        {"kind": "album", "id": "al1", "name": "The Driven Bow", "artist_id": "ar1"},
+        {"kind": "track", "id": "t1", "name": "Bonnie Lass of Bon Accord", "artist_id": "ar1", "album_id": "al1",
+         "track_number": 3, "duration_ms": 250_000},
+    ])  # fmt: skip
+    jelly = _snapshot(tmp_path / "jelly.jsonl", [
+        {"kind": "artist", "id": "A", "name": "Alasdiar Fraser"},
+        {"kind": "album", "id": "L", "name": "The Drivn Bow", "artist_id": "A"},
+        {"kind": "track", "id": "T1", "name": "Bonnie Lass o Bon Accord", "artist_id": "A", "album_id": "L",
+         "track_number": 3, "duration_ms": 250_000},
+    ])  # fmt: skip
+    _sync_both(idmap, plex, jelly)
+    with IdMap.open(db_url) as api:
+        assert api.lookup("jelly", "T1") == api.lookup("plex", "t1")
