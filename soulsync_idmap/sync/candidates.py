@@ -19,7 +19,16 @@ from sqlalchemy import Connection, Row, and_, or_, select
 
 from ..mapping.bulk import one_array
 from ..mapping.store import table
-from ..matching import AlbumRecord, ArtistRecord, TrackRecord, album_keys, artist_keys, fold, split_folded_artist
+from ..matching import (
+    AlbumRecord,
+    ArtistRecord,
+    TrackRecord,
+    album_keys,
+    artist_keys,
+    fold,
+    split_folded_artist,
+    text_similarity,
+)
 from ..servers.base import ServerItem
 
 __all__ = ["Incoming", "find_candidates"]
@@ -31,6 +40,7 @@ _CHUNK = 5_000
 _PREFIX_CHUNK = 200  # key ranges per query
 # Leading characters of an album key that also find its typo'd spellings ("Caledonia Catheidral").
 ALBUM_PREFIX = 6
+NEAR_ALBUM = 0.7  # of those, the albums whose key is at least this similar
 
 
 @dataclass
@@ -159,8 +169,8 @@ def _positional_siblings(conn: Connection, batch: Sequence[Incoming], rows: dict
 
     Also searched, for the same reasons: a track with no album under the album its title
     names ("Title - Album", "Title (Album)"); albums whose key begins like the track's
-    album key (its first ALBUM_PREFIX characters: a typo further on, "Caledonia
-    Catheidral"); and, for a track with an artist, stored "Artist - Title" tracks that
+    album key (its first ALBUM_PREFIX characters) and is near-equal to it (a typo further
+    on, "Caledonia Catheidral"); and, for a track with an artist, stored "Artist - Title" tracks that
     carry no artist of their own.
     """
     album_key: dict[int, list[str]] = {}
@@ -174,10 +184,10 @@ def _positional_siblings(conn: Connection, batch: Sequence[Incoming], rows: dict
         if len(album_uuids[row.match_key]) < PER_KEY_CAP:
             album_uuids[row.match_key].append(row.uuid)
     # A typo past the first characters hides an album from its key, not from its key's prefix.
-    for prefix, uuids in _album_prefixes(conn, {k[:ALBUM_PREFIX] for k in wanted_albums if len(k) > ALBUM_PREFIX}):
-        album_uuids["^" + prefix] = uuids
+    for key, uuids in _near_albums(conn, wanted_albums).items():
+        album_uuids["~" + key] = uuids
     for keys in album_key.values():
-        keys.extend(["^" + k[:ALBUM_PREFIX] for k in keys if len(k) > ALBUM_PREFIX])
+        keys.extend(["~" + k for k in keys])
     artist_of: dict[int, str] = {id(inc): str(inc.parents["artist"]) for inc in batch if inc.parents.get("artist")}
     artist_of.update(_folded_artists(conn, [inc for inc in batch if id(inc) not in artist_of]))
     artists = set(artist_of.values())
@@ -232,19 +242,28 @@ def _albums_in_title(title: str) -> list[str]:
     return [n.strip() for n in names if n.strip()][:4]
 
 
-def _album_prefixes(conn: Connection, prefixes: set[str]) -> list[tuple[str, list[str]]]:
-    """Album UUIDs whose key starts with each prefix (at most PER_KEY_CAP each): key ranges on its index."""
+def _near_albums(conn: Connection, keys: set[str]) -> dict[str, list[str]]:
+    """Per album key, the albums whose key begins alike and is near-equal (a typo further on).
+
+    One index range per prefix (ALBUM_PREFIX characters); of each prefix's albums only those
+    whose key is at least NEAR_ALBUM similar are kept (at most PER_KEY_CAP), so a common
+    prefix ("greatest hits", "the best of") does not pull in every album that starts so.
+    """
+    wanted: dict[str, list[str]] = defaultdict(list)
+    for key in keys:
+        if len(key) > ALBUM_PREFIX:
+            wanted[key[:ALBUM_PREFIX]].append(key)
     album = table("album")
     found: dict[str, list[str]] = defaultdict(list)
-    ordered = sorted(prefixes)
+    ordered = sorted(wanted)
     for start in range(0, len(ordered), _PREFIX_CHUNK):
         ranges = [and_(album.c.match_key >= p, album.c.match_key < p + "\uffff")
                   for p in ordered[start : start + _PREFIX_CHUNK]]  # fmt: skip
-        for uuid, key in conn.execute(select(album.c.uuid, album.c.match_key).where(or_(*ranges))):
-            bucket = found[key[:ALBUM_PREFIX]]
-            if len(bucket) < PER_KEY_CAP:
-                bucket.append(uuid)
-    return list(found.items())
+        for uuid, stored in conn.execute(select(album.c.uuid, album.c.match_key).where(or_(*ranges))):
+            for key in wanted.get(stored[:ALBUM_PREFIX], ()):
+                if key != stored and len(found[key]) < PER_KEY_CAP and text_similarity(key, stored) >= NEAR_ALBUM:
+                    found[key].append(uuid)
+    return found
 
 
 def _folded_tracks(conn: Connection, names: set[str], columns: Sequence[str]) -> dict[str, list[Any]]:
