@@ -149,7 +149,8 @@ def touch_changes(src: Path, dst: Path, changes: int, seed: int) -> None:
     os.replace(tmp, dst)
 
 
-def resolve_bench(db_url: str) -> tuple[float, float]:
+def resolve_bench(db_url: str) -> tuple[float, float, float]:
+    """resolve_many of 100,000 UUIDs in a fresh process (first call, then again), and resolve's p99."""
     from soulsync_idmap import IdMap
 
     with IdMap.open(db_url) as api:
@@ -162,6 +163,9 @@ def resolve_bench(db_url: str) -> tuple[float, float]:
         result = api.resolve_many(uuids, server="base")
         many = time.perf_counter() - start
         assert sum(v is not None for v in result.values()) == len(uuids)
+        start = time.perf_counter()
+        api.resolve_many(uuids, server="base")
+        again = time.perf_counter() - start
         sample = random.Random(3).sample(uuids, 2000)
         times = []
         for u in sample:
@@ -169,7 +173,7 @@ def resolve_bench(db_url: str) -> tuple[float, float]:
             api.resolve(u, server="base")
             times.append(time.perf_counter() - t0)
     p99 = statistics.quantiles(times, n=100)[98]
-    return many, p99
+    return many, again, p99
 
 
 def bench_backend(backend: str, db_url: str, lib: Path, twin: Path, table: Table, args: argparse.Namespace) -> None:
@@ -208,8 +212,9 @@ def bench_backend(backend: str, db_url: str, lib: Path, twin: Path, table: Table
     assert s["updated"] == 1000, s
     table.add("incremental, 1,000 changed tracks", "<= 5 s", backend, f"{seconds:.2f} s", seconds <= 5)
 
-    many, p99 = resolve_bench(db_url)
-    table.add("resolve_many, 100,000 UUIDs", "<= 0.5 s", backend, f"{many:.3f} s", many <= 0.5)
+    many, again, p99 = resolve_bench(db_url)
+    table.add("resolve_many, 100,000 UUIDs (first call)", "<= 0.5 s", backend, f"{many:.3f} s", many <= 0.5)
+    table.add("resolve_many, 100,000 UUIDs (again)", "<= 0.5 s", backend, f"{again:.3f} s", again <= 0.5)
     table.add("resolve, p99 of 2,000", "<= 1 ms", backend, f"{p99 * 1000:.2f} ms", p99 <= 0.001)
 
     if args.no_twin:
