@@ -166,7 +166,15 @@ def resolve_bench(db_url: str) -> tuple[float, float, float]:
         with api.store.engine.connect() as conn:
             from sqlalchemy import text
 
-            uuids = [r[0] for r in conn.execute(text("SELECT uuid FROM link WHERE kind='track' LIMIT 100000"))]
+            uuids = [
+                r[0]
+                for r in conn.execute(
+                    text(
+                        "SELECT l.uuid FROM link l JOIN server s ON s.id = l.server_id"
+                        " WHERE s.name = 'base' AND l.kind = 'track' LIMIT 100000"
+                    )
+                )
+            ]
         api.resolve_many(uuids[:10], server="base")
         start = time.perf_counter()
         result = api.resolve_many(uuids, server="base")
