@@ -40,6 +40,15 @@ def test_noisy_twin_merges_into_the_same_uuids(idmap: Invoke, tmp_path: Path, db
     assert second["merged"] + second["new"] == 3380
 
 
+def _sync_both(idmap: Invoke, plex: str, jelly: str) -> None:
+    """Add the two snapshot servers and sync them in that order."""
+    for name, url in (("plex", plex), ("jelly", jelly)):
+        assert idmap("servers", "add", "snapshot", name, "--url", url).exit_code == 0
+    for name in ("plex", "jelly"):
+        result = idmap("sync", name)
+        assert result.exit_code == 0, result.output
+
+
 def _snapshot(path: Path, objects: list[dict[str, object]]) -> str:
     path.write_text("".join(json.dumps(o) + "\n" for o in objects), encoding="utf-8")
     return str(path)
@@ -70,10 +79,7 @@ def test_a_typo_in_the_title_is_found_by_position(idmap: Invoke, tmp_path: Path,
         {"kind": "track", "id": "T3", "name": "Fait Accompli", "artist_id": "A", "album_id": "L",
          "track_number": 3, "duration_ms": 201_000},
     ])  # fmt: skip
-    assert idmap("servers", "add", "snapshot", "plex", "--url", plex).exit_code == 0
-    assert idmap("servers", "add", "snapshot", "jelly", "--url", jelly).exit_code == 0
-    assert idmap("sync", "plex").exit_code == 0
-    assert idmap("sync", "jelly").exit_code == 0
+    _sync_both(idmap, plex, jelly)
     with IdMap.open(db_url) as api:
         assert api.lookup("jelly", "T1") == api.lookup("plex", "t1")
         assert api.lookup("jelly", "T2") == api.lookup("plex", "t2")
@@ -96,20 +102,10 @@ def test_an_artist_folded_into_the_title_leads_to_that_artists_tracks(
         {"kind": "track", "id": "T1", "name": "Curve - Cilpped", "duration_ms": 255_000},
         {"kind": "track", "id": "T2", "name": "Curve - Fait Accompli", "duration_ms": 242_400},
     ])  # fmt: skip
-    assert idmap("servers", "add", "snapshot", "plex", "--url", plex).exit_code == 0
-    assert idmap("servers", "add", "snapshot", "jelly", "--url", jelly).exit_code == 0
-    assert idmap("sync", "plex").exit_code == 0
-    assert idmap("sync", "jelly").exit_code == 0
+    _sync_both(idmap, plex, jelly)
     with IdMap.open(db_url) as api:
         assert api.lookup("jelly", "T1") == api.lookup("plex", "t1")
         assert api.lookup("jelly", "T2") != api.lookup("plex", "t2")
-
-
-def _sync_both(idmap: Invoke, plex: str, jelly: str) -> None:
-    assert idmap("servers", "add", "snapshot", "plex", "--url", plex).exit_code == 0
-    assert idmap("servers", "add", "snapshot", "jelly", "--url", jelly).exit_code == 0
-    assert idmap("sync", "plex").exit_code == 0
-    assert idmap("sync", "jelly").exit_code == 0
 
 
 def test_an_album_named_in_the_title_leads_to_that_albums_tracks(idmap: Invoke, tmp_path: Path, db_url: str) -> None:
