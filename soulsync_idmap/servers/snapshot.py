@@ -294,6 +294,22 @@ def write_snapshot(path: str | os.PathLike[str], items: Iterable[ServerItem]) ->
 _CANONICAL_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|\+00:00)")
 
 
+def _light_name(raw: str) -> str | None:
+    """The "name" of a compact line, decoding the line only when the name holds an escape."""
+    at = raw.find(',"name":"')
+    if at < 0:
+        return None
+    end = raw.find('"', at + 9)
+    name = raw[at + 9 : end]
+    if end < 0 or "\\" in name:
+        try:
+            value = json.loads(raw).get("name")
+        except (ValueError, AttributeError):
+            return None
+        return value if isinstance(value, str) else None
+    return name
+
+
 def _stamped_before(obj: dict[str, Any], watermark: datetime, cutoff: str) -> bool:
     """True when the object carries a stamp and every stamp is before ``watermark``.
 
@@ -462,6 +478,8 @@ class SnapshotServer:
         cutoff = watermark.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if watermark is not None else ""
         ids: dict[str, list[str]] = {kind: [] for kind in KINDS}
         changed: dict[str, set[int]] = {kind: set() for kind in KINDS}
+        # Parent names, so that reading the changed tracks need not parse every parent line.
+        names: dict[str, dict[str, str]] = {"artist": {}, "album": {}}
         reader = _LineReader(str(self.path))
         with _open(self.path) as handle:
             lineno = 0
@@ -472,6 +490,10 @@ class SnapshotServer:
                         ids[light[0]].append(light[1])
                         if watermark is not None and not light[2]:
                             changed[light[0]].add(lineno)
+                        if light[0] in names:
+                            name = _light_name(raw)
+                            if name is not None:
+                                names[light[0]].setdefault(light[1], name)
                         continue
                     try:
                         obj = json.loads(raw)
@@ -486,11 +508,14 @@ class SnapshotServer:
                         kind, native, obj = item.kind, item.native_id, {}
                     assert isinstance(obj, dict) and isinstance(kind, str)
                     ids[kind].append(native)
+                    if kind in names and isinstance(obj.get("name"), str):
+                        names[kind].setdefault(native, obj["name"])
                     if watermark is not None and not _stamped_before(obj, watermark, cutoff):
                         changed[kind].add(lineno)
             except UnicodeDecodeError:
                 raise SnapshotError("not valid UTF-8", path=str(self.path), line=lineno + 1) from None
         self._scanned = _Scan(key, ids, changed)
+        self._parent_names = (names["artist"], names["album"])
         return self._scanned
 
     def set_artist_image(self, native_id: str, data: bytes, content_type: str) -> None:

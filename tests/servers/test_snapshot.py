@@ -15,14 +15,22 @@ from soulsync_idmap.servers.snapshot import SnapshotServer
 WATERMARK = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 
 
-def _server(path: Path, objects: list[dict[str, object] | str]) -> SnapshotServer:
-    path.write_text("".join((o if isinstance(o, str) else json.dumps(o)) + "\n" for o in objects), encoding="utf-8")
+def _server(path: Path, objects: list[dict[str, object] | str], compact: bool = False) -> SnapshotServer:
+    """Lines as json.dumps writes them by default, or in the compact form the exporters write."""
+
+    def line(o: dict[str, object] | str) -> str:
+        if isinstance(o, str):
+            return o
+        return json.dumps(o, separators=(",", ":"), ensure_ascii=False) if compact else json.dumps(o)
+
+    path.write_text("".join(line(o) + "\n" for o in objects), encoding="utf-8")
     return SnapshotServer(ServerConfig(name="home", kind="snapshot", url=str(path)))
 
 
-def test_only_items_stamped_at_or_after_the_watermark_are_read(tmp_path: Path) -> None:
+@pytest.mark.parametrize("compact", [False, True])
+def test_only_items_stamped_at_or_after_the_watermark_are_read(tmp_path: Path, compact: bool) -> None:
     server = _server(tmp_path / "lib.jsonl", [
-        {"kind": "artist", "id": "ar1", "name": "Radiohead", "updated_at": "2024-01-01T00:00:00Z"},
+        {"kind": "artist", "id": "ar1", "name": 'Radiohead "OK"', "updated_at": "2024-01-01T00:00:00Z"},
         {"kind": "album", "id": "al1", "name": "OK Computer", "artist_id": "ar1", "added_at": "2024-01-01T00:00:00Z"},
         {"kind": "track", "id": "t1", "name": "Airbag", "album_id": "al1", "artist_id": "ar1",
          "updated_at": "2024-01-01T00:00:00Z"},
@@ -36,12 +44,12 @@ def test_only_items_stamped_at_or_after_the_watermark_are_read(tmp_path: Path) -
         {"kind": "track", "id": "t4", "name": "Exit Music (For a Film)", "album_id": "al1", "artist_id": "ar1"},
         {"kind": "track", "id": "t5", "name": "Let Down", "added_at": "2024-01-01T00:00:00Z",
          "updated_at": "2025-07-01T00:00:00Z"},
-    ])  # fmt: skip
+    ], compact)  # fmt: skip
     changed = list(server.changed_since(WATERMARK))
     assert [i.native_id for i in changed] == ["t3", "t4", "t5"]
     exit_music = changed[1]
     assert isinstance(exit_music, ServerTrack)
-    assert (exit_music.album_title, exit_music.artist_name) == ("OK Computer", "Radiohead")
+    assert (exit_music.album_title, exit_music.artist_name) == ("OK Computer", 'Radiohead "OK"')
     assert sorted(server.all_ids("track")) == ["t1", "t2", "t3", "t4", "t5"]
     assert list(server.all_ids("artist")) == ["ar1"]
 
