@@ -70,7 +70,7 @@ def resolve_many(conn: Connection, server_id: int, uuids: Sequence[str]) -> dict
     for chunk in _chunks(unique, _chunk_size(conn)):
         ids, join, params = _values(conn, chunk)
         query = f"SELECT r.old_uuid, r.new_uuid FROM {ids} {join} redirect r ON r.old_uuid = ids.value"
-        survivor: dict[str, str] = dict(conn.execute(text(query), params).tuples().all())
+        survivor: dict[str, str] = {old: new for old, new in conn.execute(text(query), params)}
         targets = sorted({survivor.get(u, u) for u in chunk}) if survivor else chunk
         ids, join, params = _values(conn, targets)
         query = (
