@@ -294,6 +294,13 @@ def write_snapshot(path: str | os.PathLike[str], items: Iterable[ServerItem]) ->
 _CANONICAL_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|\+00:00)")
 
 
+def _keep(kept: dict[int, str] | None, lineno: int, raw: str) -> dict[int, str] | None:
+    if kept is None or len(kept) >= KEEP_CHANGED_LINES:
+        return None
+    kept[lineno] = raw
+    return kept
+
+
 def _light_name(raw: str) -> str | None:
     """The "name" of a compact line, decoding the line only when the name holds an escape."""
     at = raw.find(',"name":"')
@@ -379,6 +386,12 @@ class _Scan:
     key: tuple[int, int]
     ids: dict[str, list[str]]
     changed: dict[str, set[int]]
+    kept: dict[int, str] | None  # the changed lines themselves, while they are few
+
+
+# Changed lines kept in memory by the light pass, so that reading them needs no second
+# pass over the file; beyond this many (a first run, a file without stamps) it re-reads.
+KEEP_CHANGED_LINES = 20_000
 
 
 class SnapshotServer:
@@ -411,12 +424,24 @@ class SnapshotServer:
             self._parent_names = (artists, albums)
         return self._parent_names
 
+    def _read(self, kind: EntityKind, lines: set[int] | None) -> Iterator[ServerItem]:
+        """The items of one kind (of those lines): from the light pass's copy when it kept one."""
+        kept = self._scanned.kept if self._scanned is not None else None
+        if lines is None or kept is None:
+            yield from read_snapshot(self.path, frozenset({kind}), lines)
+            return
+        reader = _LineReader(str(self.path))
+        for lineno in sorted(lines):
+            item = reader.parse(kept[lineno], lineno)
+            if item is not None and item.kind == kind:
+                yield item
+
     def _items(self, kind: EntityKind, lines: set[int] | None = None) -> Iterator[ServerItem]:
         if kind == "artist":
-            yield from read_snapshot(self.path, frozenset({"artist"}), lines)
+            yield from self._read("artist", lines)
             return
         artists, albums = self._names()
-        for item in read_snapshot(self.path, frozenset({kind}), lines):
+        for item in self._read(kind, lines):
             if isinstance(item, ServerAlbum) and item.artist_name is None and item.artist_id:
                 yield replace(item, artist_name=artists.get(item.artist_id))
             elif isinstance(item, ServerTrack):
@@ -480,6 +505,7 @@ class SnapshotServer:
         changed: dict[str, set[int]] = {kind: set() for kind in KINDS}
         # Parent names, so that reading the changed tracks need not parse every parent line.
         names: dict[str, dict[str, str]] = {"artist": {}, "album": {}}
+        kept: dict[int, str] | None = {}
         reader = _LineReader(str(self.path))
         with _open(self.path) as handle:
             lineno = 0
@@ -490,6 +516,7 @@ class SnapshotServer:
                         ids[light[0]].append(light[1])
                         if watermark is not None and not light[2]:
                             changed[light[0]].add(lineno)
+                            kept = _keep(kept, lineno, raw)
                         if light[0] in names:
                             name = _light_name(raw)
                             if name is not None:
@@ -512,9 +539,10 @@ class SnapshotServer:
                         names[kind].setdefault(native, obj["name"])
                     if watermark is not None and not _stamped_before(obj, watermark, cutoff):
                         changed[kind].add(lineno)
+                        kept = _keep(kept, lineno, raw)
             except UnicodeDecodeError:
                 raise SnapshotError("not valid UTF-8", path=str(self.path), line=lineno + 1) from None
-        self._scanned = _Scan(key, ids, changed)
+        self._scanned = _Scan(key, ids, changed, kept)
         self._parent_names = (names["artist"], names["album"])
         return self._scanned
 

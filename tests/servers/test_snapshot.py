@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from soulsync_idmap.errors import SnapshotError
+from soulsync_idmap.servers import snapshot
 from soulsync_idmap.servers.base import ServerConfig, ServerTrack
 from soulsync_idmap.servers.snapshot import SnapshotServer
 
@@ -28,7 +29,11 @@ def _server(path: Path, objects: list[dict[str, object] | str], compact: bool = 
 
 
 @pytest.mark.parametrize("compact", [False, True])
-def test_only_items_stamped_at_or_after_the_watermark_are_read(tmp_path: Path, compact: bool) -> None:
+@pytest.mark.parametrize("keep", [20_000, 1], ids=["changed lines kept", "changed lines read again"])
+def test_only_items_stamped_at_or_after_the_watermark_are_read(
+    tmp_path: Path, compact: bool, keep: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshot, "KEEP_CHANGED_LINES", keep)
     server = _server(tmp_path / "lib.jsonl", [
         {"kind": "artist", "id": "ar1", "name": 'Radiohead "OK"', "updated_at": "2024-01-01T00:00:00Z"},
         {"kind": "album", "id": "al1", "name": "OK Computer", "artist_id": "ar1", "added_at": "2024-01-01T00:00:00Z"},
