@@ -23,6 +23,7 @@ __all__ = [
     "split_folded_artist",
     "split_title",
     "strip_track_number",
+    "title_suffixes",
     "title_variants",
 ]
 
@@ -165,6 +166,7 @@ def split_title(title: str) -> TitleParts:
 
 
 _LEADING_NUMBER = re.compile(r"^\s*(\d{1,3})\s*[-–.]\s*(?=\S)")
+_DASHES = (" - ", " – ", " — ")
 _TRAILING_BRACKET = re.compile(r"\s*[\(\[]([^\(\)\[\]]+)[\)\]]\s*$")
 
 
@@ -182,7 +184,7 @@ def strip_track_number(title: str, track_number: int | None = None) -> str:
 def title_variants(title: str) -> tuple[str, ...]:
     """The title, then what it is without a trailing " - suffix" or "(suffix)" (an album, a venue...)."""
     variants = [title]
-    for separator in (" - ", " – ", " — "):
+    for separator in _DASHES:
         if separator in title:
             variants.append(title.rsplit(separator, 1)[0])
             break
@@ -192,9 +194,25 @@ def title_variants(title: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in variants if v.strip()))
 
 
+def title_suffixes(title: str) -> list[str]:
+    """What may follow a title after a dash or in a trailing bracket (an album, a venue...).
+
+    Every part after a dash counts ("Song - Live - In Berlin" gives "Live - In Berlin" and
+    "In Berlin"); at most four.
+    """
+    names: list[str] = []
+    for separator in _DASHES:
+        parts = title.split(separator)
+        names.extend(separator.join(parts[i:]) for i in range(1, len(parts)))
+    bracket = _TRAILING_BRACKET.search(title)
+    if bracket is not None and bracket.start() > 0:
+        names.append(bracket.group(1))
+    return [n.strip() for n in names if n.strip()][:4]
+
+
 def split_folded_artist(title: str) -> tuple[str, str] | None:
     """("Artist", "Title") when a title reads "Artist - Title", else None."""
-    for separator in (" - ", " – ", " — "):
+    for separator in _DASHES:
         if separator in title:
             artist, _, rest = title.partition(separator)
             if artist.strip() and rest.strip():

@@ -9,7 +9,6 @@ left out: one server never holds the same entity twice.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from ..matching import (
     fold,
     split_folded_artist,
     text_similarity,
+    title_suffixes,
 )
 from ..servers.base import ServerItem
 
@@ -61,13 +61,8 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
 
 
 def _rows_where(conn: Connection, kind: str, column: str, values: set[Any]) -> list[Row[Any]]:
-    if not values:
-        return []
-    entity = table(kind)
-    rows: list[Row[Any]] = []
-    for chunk in _chunks(sorted(values)):
-        rows.extend(conn.execute(select(entity).where(entity.c[column].in_(one_array(conn, chunk)))))
-    return rows
+    """Whole entity rows whose ``column`` is one of ``values``."""
+    return _select_in(conn, kind, tuple(table(kind).c.keys()), column, values)
 
 
 def find_candidates(
@@ -176,7 +171,7 @@ def _positional_siblings(conn: Connection, batch: Sequence[Incoming], rows: dict
     album_key: dict[int, list[str]] = {}
     for inc in batch:
         assert isinstance(inc.record, TrackRecord)
-        names = [inc.record.album] if inc.record.album else _albums_in_title(inc.record.title)
+        names = [inc.record.album] if inc.record.album else title_suffixes(inc.record.title)
         album_key[id(inc)] = [k for k in dict.fromkeys(album_keys(AlbumRecord(n))[0] for n in names) if k != "?"]
     album_uuids: dict[str, list[str]] = defaultdict(list)
     wanted_albums = {key for keys in album_key.values() for key in keys}
@@ -220,26 +215,6 @@ def _positional_siblings(conn: Connection, batch: Sequence[Incoming], rows: dict
     for row in _rows_where(conn, "track", "uuid", wanted - rows.keys()):
         rows[row.uuid] = row
     return found
-
-
-_SEPARATORS = (" - ", " – ", " — ")
-_TRAILING_BRACKET = re.compile(r"\s*[(\[]([^()\[\]]+)[)\]]\s*$")
-
-
-def _albums_in_title(title: str) -> list[str]:
-    """The album names a title with no album may carry: "Title - Album", "Title (Album)".
-
-    Every part after a dash counts ("Song - Live - In Berlin" may be on "Live - In Berlin"
-    or on "In Berlin"); used for finding candidates only.
-    """
-    names: list[str] = []
-    for separator in _SEPARATORS:
-        parts = title.split(separator)
-        names.extend(separator.join(parts[i:]) for i in range(1, len(parts)))
-    bracket = _TRAILING_BRACKET.search(title)
-    if bracket is not None and bracket.start() > 0:
-        names.append(bracket.group(1))
-    return [n.strip() for n in names if n.strip()][:4]
 
 
 def _near_albums(conn: Connection, keys: set[str]) -> dict[str, list[str]]:

@@ -20,6 +20,17 @@ def _sync(idmap: Invoke, *args: str) -> dict[str, Any]:
     return dict(json.loads(result.output)[0])
 
 
+def _synced_stamped_library(
+    idmap: Invoke, tmp_path: Path, small_library: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], Path]:
+    """The small library stamped 2024-01-01 as server "home", after its first (full) sync."""
+    base = [dict(r, updated_at="2024-01-01T00:00:00Z") for r in small_library]
+    snap = write_jsonl(tmp_path / "home.jsonl", base)
+    idmap("servers", "add", "snapshot", "home", "--url", str(snap))
+    assert _sync(idmap)["new"] == 7
+    return base, snap
+
+
 def test_first_run_full_then_incremental_then_weekly_full(
     idmap: Invoke, tmp_path: Path, small_library: list[dict[str, Any]]
 ) -> None:
@@ -39,11 +50,7 @@ def test_first_run_full_then_incremental_then_weekly_full(
 def test_incremental_sees_changes_additions_and_removals(
     idmap: Invoke, tmp_path: Path, small_library: list[dict[str, Any]]
 ) -> None:
-    stamp = "2024-01-01T00:00:00Z"
-    base = [dict(r, updated_at=stamp) for r in small_library]
-    snap = write_jsonl(tmp_path / "home.jsonl", base)
-    idmap("servers", "add", "snapshot", "home", "--url", str(snap))
-    assert _sync(idmap)["new"] == 7
+    base, snap = _synced_stamped_library(idmap, tmp_path, small_library)
     now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     changed = [dict(r, name="Airbag (Live)", updated_at=now) if r["id"] == "t1" else r for r in base if r["id"] != "t3"]
     changed.append({"kind": "track", "id": "t4", "name": "Exit Music", "album_id": "al1", "artist_id": "ar1",
@@ -74,11 +81,7 @@ def test_an_unchanged_listing_skips_the_comparison_but_not_a_tombstone_to_undo(
 
     from soulsync_idmap import IdMap
 
-    stamp = "2024-01-01T00:00:00Z"
-    base = [dict(r, updated_at=stamp) for r in small_library]
-    snap = write_jsonl(tmp_path / "home.jsonl", base)
-    idmap("servers", "add", "snapshot", "home", "--url", str(snap))
-    assert _sync(idmap)["new"] == 7
+    base, snap = _synced_stamped_library(idmap, tmp_path, small_library)
     write_jsonl(snap, base)  # rewritten, same listing
     again = _sync(idmap)
     assert (again["mode"], again["gone"], again["revived"]) == ("incremental", 0, 0)
