@@ -20,6 +20,7 @@ from sqlmodel import select as orm_select
 from ..errors import ConfigError, NotFound
 from ..servers.base import ServerConfig
 from .db import default_db_url, open_engine, upgrade_schema
+from .indexes import restore_indexes
 from .models import Link, Server
 
 __all__ = ["Store", "new_uuid", "normalize_uuid", "table", "utcnow"]
@@ -77,6 +78,7 @@ class Store:
         engine = open_engine(url)
         try:
             upgrade_schema(engine, url)
+            restore_indexes(engine)  # after an interrupted first sync (see mapping/indexes.py)
         except Exception:
             engine.dispose()
             raise

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, exists, func, select, update
 from ..config import Config
 from ..errors import IdmapError
 from ..mapping.bulk import one_array
+from ..mapping.indexes import drop_deferrable, restore_indexes
 from ..mapping.models import Server
 from ..mapping.store import Store, server_config, table, utcnow
 from ..matching import Thresholds
@@ -216,9 +217,18 @@ class _Run:
 
     def full(self) -> None:
         seen: dict[str, list[str]] = {kind: [] for kind in KINDS}
-        self.ingest(self.adapter.iter_artists(), "artists", seen)
-        self.ingest(self.adapter.iter_albums(), "albums", seen)
-        self.ingest(self.adapter.iter_tracks(), "tracks", seen)
+        with self.store.begin() as conn:
+            # Into an empty database: secondary indexes are built once at the end (mapping/indexes.py).
+            deferred = conn.execute(select(table("link").c.id).limit(1)).first() is None and drop_deferrable(conn)
+        try:
+            self.ingest(self.adapter.iter_artists(), "artists", seen)
+            self.ingest(self.adapter.iter_albums(), "albums", seen)
+            self.ingest(self.adapter.iter_tracks(), "tracks", seen)
+        finally:
+            if deferred:
+                if self.progress:
+                    self.progress(self.server.name, "building indexes", 0)
+                restore_indexes(self.store.engine)
         for kind in KINDS:
             self.mark_gone(kind, seen[kind])
 
