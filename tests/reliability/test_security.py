@@ -41,8 +41,9 @@ def test_tokens_and_passwords_never_leave_the_config_file(
         assert idmap("servers", "add", "jellyfin", "jf", "--url", fake.url, "--token", SECRET).exit_code == 0
         assert idmap("servers", "add", "jellyfin", "jf2", "--url", fake.url, "--user", "alice",
                      "--password", PASSWORD).exit_code == 0  # fmt: skip
+        synced = idmap("-vv", "sync", "--json")
         outputs = [
-            idmap("-vv", "sync", "--json").output,
+            synced.output,  # stdout and the -vv log on stderr
             idmap("servers", "list", "--json").output,
             idmap("stats", "--json").output,
             idmap("export").output,
@@ -56,7 +57,7 @@ def test_tokens_and_passwords_never_leave_the_config_file(
     everything = "\n".join([*outputs, caplog.text, _dump(db_url)])
     assert SECRET not in everything
     assert PASSWORD not in everything
-    assert json.loads(outputs[0])[0]["ok"]
+    assert json.loads(synced.stdout)[0]["ok"]
     config = json.loads(config_path.read_text())
     assert config["servers"]["jf"]["token"] == SECRET
     assert config["servers"]["jf2"]["password"] == PASSWORD
