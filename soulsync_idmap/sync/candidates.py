@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rapidfuzz import fuzz
 from sqlalchemy import Connection, Row, and_, or_, select
 
 from ..mapping.bulk import one_array
@@ -41,6 +42,8 @@ _PREFIX_CHUNK = 200  # key ranges per query
 # Leading characters of an album key that also find its typo'd spellings ("Caledonia Catheidral").
 ALBUM_PREFIX = 6
 NEAR_ALBUM = 0.7  # of those, the albums whose key is at least this similar
+# On an album of the same (or a near) name: a stored title key at least this similar (rapidfuzz ratio).
+NEAR_TITLE = 85
 
 
 @dataclass
@@ -166,7 +169,8 @@ def _positional_siblings(conn: Connection, batch: Sequence[Incoming], rows: dict
     names ("Title - Album", "Title (Album)"); albums whose key begins like the track's
     album key (its first ALBUM_PREFIX characters) and is near-equal to it (a typo further
     on, "Caledonia Catheidral"); and, for a track with an artist, stored "Artist - Title" tracks that
-    carry no artist of their own.
+    carry no artist of their own. On the albums found by name, a track whose title key is within
+    a typo of the item's (NEAR_TITLE) is taken at any position: an edition numbered otherwise.
     """
     album_key: dict[int, list[str]] = {}
     for inc in batch:
@@ -187,7 +191,7 @@ def _positional_siblings(conn: Connection, batch: Sequence[Incoming], rows: dict
     artist_of.update(_folded_artists(conn, [inc for inc in batch if id(inc) not in artist_of]))
     artists = set(artist_of.values())
     albums = {u for bucket in album_uuids.values() for u in bucket}
-    light = ("uuid", "artist_uuid", "album_uuid", "track_number", "duration_ms")
+    light = ("uuid", "artist_uuid", "album_uuid", "track_number", "duration_ms", "match_key", "alt_key")
     by_artist: dict[str, list[Row[Any]]] = defaultdict(list)
     by_album: dict[str, list[Row[Any]]] = defaultdict(list)
     for row in _select_in(conn, "track", light, "artist_uuid", artists):
@@ -206,10 +210,13 @@ def _positional_siblings(conn: Connection, batch: Sequence[Incoming], rows: dict
         assert isinstance(record, TrackRecord)
         pool = list(by_artist.get(artist_of.get(id(inc), ""), []))
         pool.extend(folded.get(named.get(id(inc), ""), []))
-        for key in album_key[id(inc)]:
-            for album in album_uuids.get(key, []):
-                pool.extend(by_album.get(album, []))
-        picked = list(dict.fromkeys(row.uuid for row in pool if _same_position(record, row)))[:PER_KEY_CAP]
+        shelf = [
+            row for key in album_key[id(inc)] for album in album_uuids.get(key, []) for row in by_album.get(album, [])
+        ]
+        picked = [row.uuid for row in pool if _same_position(record, row)]
+        # On an album of the same name, a near-equal title is enough: a typo and another numbering.
+        picked += [row.uuid for row in shelf if _same_position(record, row) or _near_title(inc.keys, row)]
+        picked = list(dict.fromkeys(picked))[:PER_KEY_CAP]
         wanted.update(picked)
         found.append(picked)
     for row in _rows_where(conn, "track", "uuid", wanted - rows.keys()):
@@ -255,7 +262,7 @@ def _folded_tracks(conn: Connection, names: set[str], columns: Sequence[str]) ->
     for start in range(0, len(ordered), _PREFIX_CHUNK):
         chunk = ordered[start : start + _PREFIX_CHUNK]
         ranges = [and_(track.c.alt_key >= f"{n} ", track.c.alt_key < f"{n}!") for n in chunk]
-        query = select(*(track.c[c] for c in columns), track.c.alt_key).where(or_(*ranges))
+        query = select(*(track.c[c] for c in dict.fromkeys((*columns, "alt_key")))).where(or_(*ranges))
         for row in conn.execute(query):
             if row.artist_uuid is None:
                 # the name may have several words: every leading part of the key that is a wanted name
@@ -286,6 +293,11 @@ def _folded_artists(conn: Connection, batch: Sequence[Incoming]) -> dict[int, st
     for row in _select_in(conn, "artist", ("uuid", "match_key"), "match_key", set(wanted.values())):
         owners[row.match_key].append(row.uuid)
     return {i: owners[key][0] for i, key in wanted.items() if len(owners.get(key, ())) == 1}
+
+
+def _near_title(keys: Sequence[str], row: Row[Any]) -> bool:
+    """A stored title key within a typo or two of one of ``keys`` (character similarity, early exit)."""
+    return any(fuzz.ratio(k, s, score_cutoff=NEAR_TITLE) for s in (row.match_key, row.alt_key) if s for k in keys)
 
 
 def _same_position(record: TrackRecord, row: Row[Any]) -> bool:

@@ -169,3 +169,28 @@ def test_a_typo_in_every_name_is_found_by_the_album_keys_prefix(idmap: Invoke, t
     _sync_both(idmap, plex, jelly)
     with IdMap.open(db_url) as api:
         assert api.lookup("jelly", "T1") == api.lookup("plex", "t1")
+
+
+def test_a_typo_and_another_numbering_are_found_on_an_album_of_the_same_name(
+    idmap: Invoke, tmp_path: Path, db_url: str
+) -> None:
+    """Neither the name keys nor the position help; the album's name and a near-equal title do."""
+    plex = _snapshot(tmp_path / "plex.jsonl", [
+        {"kind": "artist", "id": "ar1", "name": "Pixies"},
+        {"kind": "album", "id": "al1", "name": "Doolittle", "artist_id": "ar1", "year": 1989},
+        {"kind": "track", "id": "t1", "name": "Debaser", "artist_id": "ar1", "album_id": "al1",
+         "track_number": 1, "duration_ms": 172_000},
+        {"kind": "track", "id": "t2", "name": "Wave of Mutilation", "artist_id": "ar1", "album_id": "al1",
+         "track_number": 3, "duration_ms": 124_000},
+    ])  # fmt: skip
+    jelly = _snapshot(tmp_path / "jelly.jsonl", [
+        # The album filed under no artist, numbered through a two-disc edition, no durations.
+        {"kind": "album", "id": "L", "name": "Doolittle", "year": 1989},
+        {"kind": "track", "id": "T2", "name": "Wave of Mutilaton", "album_id": "L", "track_number": 14},
+        # Another song of that edition: never merged.
+        {"kind": "track", "id": "T9", "name": "Into the White", "album_id": "L", "track_number": 15},
+    ])  # fmt: skip
+    _sync_both(idmap, plex, jelly)
+    with IdMap.open(db_url) as api:
+        assert api.lookup("jelly", "T2") == api.lookup("plex", "t2")
+        assert api.lookup("jelly", "T9") not in (api.lookup("plex", "t1"), api.lookup("plex", "t2"))
