@@ -2,15 +2,16 @@
 
 SQLAlchemy Core's ``executemany`` builds and type-processes a parameter dict per row,
 which at a million rows costs more than SQLite spends writing them. ``BulkInsert``
-compiles the statement once, runs each column's bind processor once per distinct value
-(a batch shares one timestamp), and hands plain tuples to the driver's executemany
-through the same Connection and transaction.
+compiles the statement once and hands plain tuples to the driver's executemany through
+the same Connection and transaction. Values that a whole batch shares (its timestamp)
+are converted once by the caller (``BulkInsert.bind``) and named in ``converted``, so
+no Python runs per row at all; other columns' bind processors run once per distinct value.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, cast
 
 from sqlalchemy import ARRAY, Connection, String, Table, bindparam, func, select
@@ -50,13 +51,24 @@ class BulkInsert:
         self._compiled[dialect.name] = (sql, processors)
         return sql, processors
 
-    def execute(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    def bind(self, conn: Connection, column: str, value: Any) -> Any:
+        """``value`` as the driver receives it for ``column`` (the column's bind processor applied)."""
+        if value is None:
+            return None
+        processor = self.table.c[column].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        return value if processor is None else processor(value)
+
+    def execute(self, conn: Connection, rows: Sequence[tuple[Any, ...]], converted: Collection[str] = ()) -> None:
+        """Insert ``rows``; the columns named in ``converted`` hold values passed through ``bind`` already."""
         if not rows:
             return
         sql, processors = self._compile(conn)
+        if converted:
+            skip = {self.columns.index(name) for name in converted}
+            processors = [(index, processor) for index, processor in processors if index not in skip]
         if processors:
             memo: dict[tuple[int, Any], Any] = {}
-            converted = []
+            processed = []
             for row in rows:
                 values = list(row)
                 for index, processor in processors:
@@ -68,8 +80,8 @@ class BulkInsert:
                     if done is None:
                         done = memo[key] = processor(value)
                     values[index] = done
-                converted.append(tuple(values))
-            rows = converted
+                processed.append(tuple(values))
+            rows = processed
         conn.exec_driver_sql(sql, list(rows))
 
 

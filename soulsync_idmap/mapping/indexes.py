@@ -60,14 +60,32 @@ def drop_deferrable(conn: Connection) -> list[str]:
 
 
 def restore_indexes(engine: Engine) -> list[str]:
-    """Build the deferrable indexes that are missing, each in its own transaction."""
+    """Build the deferrable indexes that are missing, each in its own transaction.
+
+    On SQLite the build sorts through temporary files, not memory (the connection's
+    ``temp_store=MEMORY`` would hold a sort of a million keys in RAM), with a second
+    sorter thread.
+    """
     with engine.connect() as conn:
         missing = missing_indexes(conn)
+    if not missing:
+        return []
     built = []
-    for index in missing:
-        with engine.begin() as conn:
-            index.create(conn, checkfirst=True)
-        built.append(str(index.name))
-    if built:
-        log.info("built %d indexes: %s", len(built), ", ".join(built))
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            temp_store = conn.exec_driver_sql("PRAGMA temp_store").scalar()
+            conn.exec_driver_sql("PRAGMA temp_store=FILE")
+            conn.exec_driver_sql("PRAGMA threads=2")
+        try:
+            for index in missing:
+                index.create(conn, checkfirst=True)
+                conn.commit()
+                built.append(str(index.name))
+        finally:
+            if sqlite:
+                conn.rollback()
+                conn.exec_driver_sql(f"PRAGMA temp_store={int(temp_store or 0)}")
+                conn.exec_driver_sql("PRAGMA threads=0")
+    log.info("built %d indexes: %s", len(built), ", ".join(built))
     return built

@@ -402,6 +402,9 @@ class SnapshotServer:
     """
 
     kind = "snapshot"
+    # Its iterators only read a local file: the sync engine may run them in a forked
+    # reader process (sync/reader.py).
+    forkable = True
 
     def __init__(self, config: ServerConfig) -> None:
         self.name = config.name

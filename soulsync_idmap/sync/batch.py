@@ -6,8 +6,10 @@ same transaction that links it, so an interrupted sync never leaves an item half
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,8 +31,8 @@ from ..matching import (
     score_artists,
     score_tracks,
 )
-from ..servers.base import ServerAlbum, ServerItem, ServerTrack
-from .candidates import Incoming, find_candidates
+from ..servers.base import ServerAlbum, ServerArtist, ServerItem, ServerTrack
+from .candidates import Incoming, Record, find_candidates
 from .rows import (
     ENTITY_FIELDS,
     LINK_FIELDS,
@@ -46,7 +48,7 @@ from .rows import (
     row_record,
 )
 
-__all__ = ["BatchWriter", "Counts"]
+__all__ = ["BatchWriter", "Counts", "Prepared", "prepare"]
 
 _ENTITY_INSERT = {
     kind: BulkInsert(table(kind), ("uuid", *fields, "origin_server_id", "created_at", "updated_at"))
@@ -89,6 +91,64 @@ def score(kind: str, a: Any, b: Any, thresholds: Thresholds) -> MatchScore:
     return score_tracks(a, b, thresholds)
 
 
+class Prepared:
+    """An item with what can be worked out without the database: fingerprint, path, keys.
+
+    The reader prepares the next batches while the current one is written, so this work
+    overlaps the database's. Keys are only worked out ahead for items that will need them
+    (a server's first sync); otherwise on demand, since most items of a known server turn
+    out unchanged.
+    """
+
+    __slots__ = ("fingerprint", "item", "keys", "path", "record", "tail")
+
+    def __init__(
+        self, item: ServerItem, fp: str, path: str | None, tail: str | None, keys: tuple[str, ...] | None
+    ) -> None:
+        self.item = item
+        self.fingerprint = fp
+        self.path = path
+        self.tail = tail
+        self.keys = keys
+        self.record: Record | None = None
+
+    @classmethod
+    def of(cls, item: ServerItem, path_map: tuple[tuple[str, str], ...], *, keys: bool) -> Prepared:
+        path = mapped_path(item, path_map)
+        prepared = cls(item, fingerprint(item), path, path_tail(path), None)
+        if keys:
+            prepared.matching()
+        return prepared
+
+    def matching(self) -> tuple[Record, tuple[str, ...]]:
+        """The matching record and blocking keys (worked out once)."""
+        if self.record is None:
+            self.record = item_record(self.item, self.path)
+        if self.keys is None:
+            self.keys = keys_of(self.record)
+        return self.record, self.keys
+
+    # A compact form for passing between processes: plain tuples pickle and load several
+    # times faster than the frozen dataclasses.
+    def wire(self) -> tuple[Any, ...]:
+        return (_FIELDS[self.item.kind](self.item), self.fingerprint, self.path, self.tail, self.keys)
+
+    @classmethod
+    def from_wire(cls, kind: str, data: tuple[Any, ...]) -> Prepared:
+        values, fp, path, tail, keys = data
+        return cls(_CLASSES[kind](*values), fp, path, tail, keys)
+
+
+_CLASSES: dict[str, type[ServerItem]] = {"artist": ServerArtist, "album": ServerAlbum, "track": ServerTrack}
+_FIELDS = {
+    kind: operator.attrgetter(*(f.name for f in dataclasses.fields(cls) if f.init)) for kind, cls in _CLASSES.items()
+}
+
+
+def prepare(items: Sequence[ServerItem], path_map: tuple[tuple[str, str], ...], *, keys: bool) -> list[Prepared]:
+    return [Prepared.of(item, path_map, keys=keys) for item in items]
+
+
 @dataclass
 class BatchWriter:
     """Applies batches for one server and kind; ``match`` turns cross-server matching on."""
@@ -100,27 +160,28 @@ class BatchWriter:
     match: bool
     counts: Counts = field(default_factory=Counts)
 
-    def write(self, conn: Connection, items: Sequence[ServerItem], now: datetime) -> None:
-        unique: dict[str, ServerItem] = {}
-        for item in items:
-            if item.native_id in unique:
-                log.warning("duplicate %s id %r in one page skipped", self.kind, item.native_id)
+    def write(self, conn: Connection, items: Sequence[ServerItem | Prepared], now: datetime) -> None:
+        unique: dict[str, Prepared] = {}
+        for entry in items:
+            prepared = entry if isinstance(entry, Prepared) else Prepared.of(entry, self.path_map, keys=False)
+            if prepared.item.native_id in unique:
+                log.warning("duplicate %s id %r in one page skipped", self.kind, prepared.item.native_id)
                 self.counts.skipped += 1
                 continue
-            unique[item.native_id] = item
+            unique[prepared.item.native_id] = prepared
         self.counts.seen += len(unique)
         existing = self._existing(conn, list(unique))
-        parents = self._parents(conn, list(unique.values()))
-        changed: list[tuple[Any, ServerItem]] = []
-        fresh: list[ServerItem] = []
-        for native_id, item in unique.items():
+        parents = self._parents(conn, [p.item for p in unique.values()])
+        changed: list[tuple[Any, Prepared]] = []
+        fresh: list[Prepared] = []
+        for native_id, prepared in unique.items():
             row = existing.get(native_id)
             if row is None:
-                fresh.append(item)
-            elif row.fingerprint == fingerprint(item) and row.gone_at is None:
+                fresh.append(prepared)
+            elif row.fingerprint == prepared.fingerprint and row.gone_at is None:
                 self.counts.unchanged += 1
             else:
-                changed.append((row, item))
+                changed.append((row, prepared))
         if changed:
             self._update(conn, changed, parents, now)
         if fresh:
@@ -174,22 +235,21 @@ class BatchWriter:
 
     # -- changes -----------------------------------------------------------------------
     def _update(
-        self, conn: Connection, changed: list[tuple[Any, ServerItem]], parents: dict[str, Any], now: datetime
+        self, conn: Connection, changed: list[tuple[Any, Prepared]], parents: dict[str, Any], now: datetime
     ) -> None:
         link_rows: list[dict[str, Any]] = []
         entity_rows: list[dict[str, Any]] = []
-        for row, item in changed:
+        for row, prepared in changed:
+            item, path = prepared.item, prepared.path
             if row.gone_at is not None:
                 self.counts.revived += 1
-            if row.fingerprint != fingerprint(item):
+            if row.fingerprint != prepared.fingerprint:
                 self.counts.updated += 1
-            path = mapped_path(item, self.path_map)
             link_rows.append(
-                {"_id": row.id, "fingerprint": fingerprint(item), "last_seen": now, "gone_at": None,
+                {"_id": row.id, "fingerprint": prepared.fingerprint, "last_seen": now, "gone_at": None,
                  **link_fields(item, path)}
             )  # fmt: skip
-            keys = keys_of(item_record(item, path))
-            fields = entity_fields(item, keys, parents.get(item.native_id, {}), path)
+            fields = entity_fields(item, prepared.matching()[1], parents.get(item.native_id, {}), path)
             entity_rows.append({"_uuid": row.uuid, "_server": self.server_id, "updated_at": now, **fields})
         link = table("link")
         conn.execute(update(link).where(link.c.id == bindparam("_id")), link_rows)
@@ -203,14 +263,12 @@ class BatchWriter:
                 entity_rows[start : start + _CHUNK],
             )
 
-    def _insert(self, conn: Connection, fresh: list[ServerItem], parents: dict[str, Any], now: datetime) -> None:
+    def _insert(self, conn: Connection, fresh: list[Prepared], parents: dict[str, Any], now: datetime) -> None:
         incoming = []
-        for item in fresh:
-            path = mapped_path(item, self.path_map)
-            record = item_record(item, path)
-            incoming.append(
-                Incoming(item, record, keys_of(record), path, path_tail(path), parents.get(item.native_id, {}))
-            )
+        for p in fresh:
+            record, keys = p.matching()
+            incoming.append(Incoming(p.item, record, keys, p.path, p.tail, parents.get(p.item.native_id, {})))
+        fingerprints = [p.fingerprint for p in fresh]
         targets: list[str | None] = [None] * len(incoming)
         proposals: list[tuple[int, str, MatchScore]] = []
         if self.match:
@@ -219,21 +277,24 @@ class BatchWriter:
         link_rows: list[tuple[Any, ...]] = []
         new_uuids: list[str] = []
         server, kind = self.server_id, self.kind
-        for inc, target in zip(incoming, targets, strict=True):
+        stamp = _LINK_INSERT.bind(conn, "first_seen", now)  # one conversion for the batch's rows
+        for inc, target, fp in zip(incoming, targets, fingerprints, strict=True):
             uuid = target
             if uuid is None:
                 uuid = new_uuid()
-                entity_rows.append((uuid, *entity_values(inc.item, inc.keys, inc.parents, inc.path), server, now, now))
+                entity_rows.append(
+                    (uuid, *entity_values(inc.item, inc.keys, inc.parents, inc.path), server, stamp, stamp)
+                )
                 self.counts.new += 1
             else:
                 self.counts.merged += 1
             new_uuids.append(uuid)
             link_rows.append(
-                (server, kind, inc.item.native_id, uuid, fingerprint(inc.item),
-                 *link_values(inc.item, inc.path, inc.tail), now, now, None)
+                (server, kind, inc.item.native_id, uuid, fp,
+                 *link_values(inc.item, inc.path, inc.tail), stamp, stamp, None)
             )  # fmt: skip
-        _ENTITY_INSERT[kind].execute(conn, entity_rows)
-        _LINK_INSERT.execute(conn, link_rows)
+        _ENTITY_INSERT[kind].execute(conn, entity_rows, converted=("created_at", "updated_at"))
+        _LINK_INSERT.execute(conn, link_rows, converted=("first_seen", "last_seen", "gone_at"))
         self.counts.linked += len(link_rows)
         if proposals:
             self._propose(conn, [(cand, new_uuids[i], m) for i, cand, m in proposals], now)

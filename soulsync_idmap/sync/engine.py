@@ -13,12 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import queue
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, exists, func, select, update
@@ -33,6 +30,7 @@ from ..matching import Thresholds
 from ..servers import KINDS, MediaServer, ServerItem, open_server
 from .batch import BatchWriter, Counts
 from .lock import SyncLock
+from .reader import read_ahead
 
 __all__ = ["SyncOptions", "SyncResult", "ingest", "sync_server", "sync_servers"]
 
@@ -76,72 +74,6 @@ class SyncResult:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-def _batches(items: Iterable[ServerItem], size: int) -> Iterator[list[ServerItem]]:
-    """Batches of one kind each (a kind change closes the batch: parents before children)."""
-    iterator = iter(items)
-    pending: list[ServerItem] = []
-    while True:
-        chunk = list(islice(iterator, size))
-        if not chunk:
-            break
-        for item in chunk:
-            if pending and pending[-1].kind != item.kind:
-                yield pending
-                pending = []
-            pending.append(item)
-            if len(pending) >= size:
-                yield pending
-                pending = []
-    if pending:
-        yield pending
-
-
-_DONE = object()
-
-
-def _prefetch(batches: Iterator[list[ServerItem]], depth: int = 2) -> Iterator[list[ServerItem]]:
-    """Read the next batches in a thread while the current one is written.
-
-    Reading (JSON parsing, HTTP) and writing (SQLite and PostgreSQL drivers release the
-    GIL while they work) then overlap. The reader stops when the consumer goes away;
-    its exceptions are re-raised in the consumer.
-    """
-    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(value: object) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put(value, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def reader() -> None:
-        try:
-            for batch in batches:
-                if not put(batch):
-                    return
-            put(_DONE)
-        except BaseException as exc:  # handed over to the consumer, raised there
-            put(exc)
-
-    thread = threading.Thread(target=reader, name="idmap-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            value = slots.get()
-            if value is _DONE:
-                return
-            if isinstance(value, BaseException):
-                raise value
-            yield value  # type: ignore[misc]
-    finally:
-        stop.set()
-        thread.join(timeout=5)
 
 
 class _Run:
@@ -190,16 +122,24 @@ class _Run:
                     return True
             return False
 
-    def ingest(self, items: Iterable[ServerItem], phase: str, seen: dict[str, list[str]] | None) -> None:
+    def ingest(
+        self, source: Callable[[], Iterable[ServerItem]], phase: str, seen: dict[str, list[str]] | None,
+        *, forkable: bool = False, first: bool = False,
+    ) -> None:  # fmt: skip
+        """Write the items of ``source()``, read ahead (in a process when the adapter is ``forkable``).
+
+        On a server's ``first`` sync every item is inserted: its keys are worked out ahead, by the reader.
+        """
         done = 0
-        for number, batch in enumerate(_prefetch(_batches(items, self.options.batch_size)), start=1):
-            kind = batch[0].kind
+        batches = read_ahead(source, self.options.batch_size, self.path_map, keys=first, forkable=forkable)
+        for number, batch in enumerate(batches, start=1):
+            kind = batch[0].item.kind
             with self.store.begin() as conn:
                 self.writer(kind).write(conn, batch, self.now)
             if self.store.dialect == "postgresql" and number & (number - 1) == 0:
                 self._analyze(kind)
             if seen is not None:
-                seen[kind].extend(item.native_id for item in batch)
+                seen[kind].extend(p.item.native_id for p in batch)
             done += len(batch)
             if self.progress:
                 self.progress(self.server.name, phase, done)
@@ -217,13 +157,16 @@ class _Run:
 
     def full(self) -> None:
         seen: dict[str, list[str]] = {kind: [] for kind in KINDS}
+        link = table("link")
         with self.store.begin() as conn:
+            first = conn.execute(select(link.c.id).where(link.c.server_id == self.server_id).limit(1)).first() is None
             # Into an empty database: secondary indexes are built once at the end (mapping/indexes.py).
-            deferred = conn.execute(select(table("link").c.id).limit(1)).first() is None and drop_deferrable(conn)
+            deferred = first and conn.execute(select(link.c.id).limit(1)).first() is None and drop_deferrable(conn)
         try:
-            self.ingest(self.adapter.iter_artists(), "artists", seen)
-            self.ingest(self.adapter.iter_albums(), "albums", seen)
-            self.ingest(self.adapter.iter_tracks(), "tracks", seen)
+            forkable = bool(getattr(self.adapter, "forkable", False))
+            self.ingest(self.adapter.iter_artists, "artists", seen, forkable=forkable, first=first)
+            self.ingest(self.adapter.iter_albums, "albums", seen, forkable=forkable, first=first)
+            self.ingest(self.adapter.iter_tracks, "tracks", seen, forkable=forkable, first=first)
         finally:
             if deferred:
                 if self.progress:
@@ -239,7 +182,7 @@ class _Run:
         unchanged = getattr(self.adapter, "unchanged_since", None)
         if unchanged is not None and unchanged(watermark):
             return  # the source vouches that nothing was added, changed or removed
-        self.ingest(self.adapter.changed_since(since), "changes", None)
+        self.ingest(lambda: self.adapter.changed_since(since), "changes", None)
         for kind in KINDS:
             ids = list(self.adapter.all_ids(kind))
             self.mark_gone(kind, ids)
@@ -381,7 +324,7 @@ def ingest(
     server = store.server(name)
     run = _Run(store, server, _NoServer(name), options or SyncOptions(), progress)
     with SyncLock(store, wait=run.options.lock_wait):
-        run.ingest(items, "import", None)
+        run.ingest(lambda: items, "import", None)
     return run.counts
 
 

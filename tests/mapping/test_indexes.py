@@ -21,6 +21,8 @@ from tests.sync.test_crash_and_lock import check_invariants
 class _Watched(SnapshotServer):
     """A snapshot server that notes the missing indexes while its tracks are read, and can fail there."""
 
+    forkable = False  # read in the writer's process, where the notes are kept
+
     def __init__(self, store: Store, name: str, fail: bool = False) -> None:
         super().__init__(server_config(store.server(name), {}))
         self.store, self.fail = store, fail

@@ -1,0 +1,218 @@
+"""Reading batches ahead of the writer, in a thread or in a forked process.
+
+The writer spends its time in the database driver, which releases the GIL; reading
+(parsing, fingerprints, blocking keys) is Python. In a thread the two overlap only while
+the driver works, and a CPU-bound reader makes the writer wait for the GIL after every
+row. A source that reads only local files (``forkable`` adapters: snapshot files) is
+therefore read in a forked process, which has a core of its own on a 2-core machine;
+network adapters keep the thread, their reading is mostly waiting.
+
+The process sends each prepared batch as one pickled message of plain tuples through a
+pipe. The pipe's small buffer keeps it at most about one batch ahead (memory stays
+bounded); if the writer dies, the reader's next write fails and it ends too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import pickle
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from multiprocessing.connection import Connection
+from typing import TypeVar
+
+from ..errors import IdmapError
+from ..servers.base import ServerItem
+from .batch import Prepared, prepare
+
+__all__ = ["batches", "prefetch", "read_ahead"]
+
+log = logging.getLogger(__name__)
+PathMap = tuple[tuple[str, str], ...]
+
+
+def batches(items: Iterable[ServerItem], size: int) -> Iterator[list[ServerItem]]:
+    """Batches of one kind each (a kind change closes the batch: parents before children)."""
+    iterator = iter(items)
+    pending: list[ServerItem] = []
+    while True:
+        chunk = list(islice(iterator, size))
+        if not chunk:
+            break
+        for item in chunk:
+            if pending and pending[-1].kind != item.kind:
+                yield pending
+                pending = []
+            pending.append(item)
+            if len(pending) >= size:
+                yield pending
+                pending = []
+    if pending:
+        yield pending
+
+
+_DONE = object()
+_T = TypeVar("_T")
+
+
+def prefetch(items: Iterator[_T], depth: int = 2) -> Iterator[_T]:
+    """Run ``items`` in a thread, ``depth`` values ahead of the consumer.
+
+    The thread stops when the consumer goes away; its exceptions are re-raised in the
+    consumer.
+    """
+    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(value: object) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def reader() -> None:
+        try:
+            for value in items:
+                if not put(value):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed over to the consumer, raised there
+            put(exc)
+
+    thread = threading.Thread(target=reader, name="idmap-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            value = slots.get()
+            if value is _DONE:
+                return
+            if isinstance(value, BaseException):
+                raise value
+            yield value  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def _prepared(
+    source: Callable[[], Iterable[ServerItem]], size: int, path_map: PathMap, keys: bool
+) -> Iterator[list[Prepared]]:
+    return (prepare(batch, path_map, keys=keys) for batch in batches(source(), size))
+
+
+def read_ahead(
+    source: Callable[[], Iterable[ServerItem]], size: int, path_map: PathMap, *, keys: bool, forkable: bool
+) -> Iterator[list[Prepared]]:
+    """Prepared batches of ``source()``, read in a forked process where that is safe."""
+    if forkable and "fork" in multiprocessing.get_all_start_methods():
+        return _in_process(source, size, path_map, keys)
+    return prefetch(_prepared(source, size, path_map, keys))
+
+
+class _PipeLog(logging.Handler):
+    """In the reader process: log records travel to the writer, which handles them."""
+
+    def __init__(self, sender: Connection) -> None:
+        super().__init__()
+        self.sender = sender
+
+    def emit(self, record: logging.LogRecord) -> None:
+        record.msg, record.args, record.exc_info = record.getMessage(), None, None
+        self.sender.send_bytes(pickle.dumps(("log", record)))
+
+
+def _detach_inherited(keep: set[int]) -> None:
+    """Point every inherited descriptor but ``keep`` at /dev/null.
+
+    The child gets copies of the writer's descriptors: the sync lock file, database files
+    and sockets. Held by a reader, they would keep the lock (and a PostgreSQL session with
+    its advisory lock) alive for a moment after a killed writer. /dev/null in their place
+    releases nothing of the writer's and leaves no descriptor number free for reuse.
+    """
+    for folder in ("/proc/self/fd", "/dev/fd"):
+        try:
+            fds = {int(name) for name in os.listdir(folder)}
+            break
+        except OSError:
+            continue
+    else:
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in sorted(fds - keep - {0, 1, 2, null}):
+        with contextlib.suppress(OSError):
+            os.dup2(null, fd)
+    os.close(null)
+
+
+def _child(sender: Connection, source: Callable[[], Iterable[ServerItem]], size: int, path_map: PathMap,
+           keys: bool) -> None:  # fmt: skip
+    _detach_inherited({sender.fileno()})
+    # Every record goes to the writer, which hands it to its own handlers.
+    loggers = [
+        logging.getLogger(),
+        *(x for x in logging.root.manager.loggerDict.values() if isinstance(x, logging.Logger)),
+    ]
+    for logger in loggers:
+        for handler in logger.handlers[:]:
+            logger.removeHandler(handler)
+        logger.propagate = True
+    logging.getLogger().addHandler(_PipeLog(sender))
+    try:
+        for batch in _prepared(source, size, path_map, keys):
+            message = ("batch", (batch[0].item.kind, [p.wire() for p in batch]))
+            sender.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+        sender.send_bytes(pickle.dumps(("done", None)))
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the writer went away
+    except BaseException as exc:
+        try:
+            data = pickle.dumps(("error", exc))
+            pickle.loads(data)  # an exception that cannot travel goes as its text
+        except Exception:
+            data = pickle.dumps(("error", IdmapError(f"{type(exc).__name__}: {exc}")))
+        with contextlib.suppress(OSError):
+            sender.send_bytes(data)
+    finally:
+        sender.close()
+
+
+def _in_process(
+    source: Callable[[], Iterable[ServerItem]], size: int, path_map: PathMap, keys: bool
+) -> Iterator[list[Prepared]]:
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_child, args=(sender, source, size, path_map, keys), name="idmap-reader", daemon=True
+    )
+    child.start()
+    sender.close()  # the child holds the only writing end: its exit is our end of file
+    try:
+        while True:
+            try:
+                tag, payload = pickle.loads(receiver.recv_bytes())
+            except EOFError:
+                child.join(timeout=5)
+                raise IdmapError(f"the reader process ended unexpectedly (exit code {child.exitcode})") from None
+            if tag == "batch":
+                kind, rows = payload
+                yield [Prepared.from_wire(kind, row) for row in rows]
+            elif tag == "log":
+                logging.getLogger(payload.name).handle(payload)
+            elif tag == "done":
+                return
+            else:
+                raise payload
+    finally:
+        receiver.close()
+        child.join(timeout=1)
+        if child.is_alive():
+            child.terminate()
+            child.join(timeout=5)

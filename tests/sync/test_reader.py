@@ -1,0 +1,92 @@
+"""The read-ahead: local snapshot files are read in a forked process, network adapters in a thread."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from benchmarks.gen_library import generate
+from soulsync_idmap.config import Config
+from soulsync_idmap.errors import IdmapError, SnapshotError
+from soulsync_idmap.mapping.store import Store, server_config
+from soulsync_idmap.servers.base import ServerConfig, ServerTrack
+from soulsync_idmap.servers.snapshot import SnapshotServer
+from soulsync_idmap.sync import SyncOptions, sync_server
+from soulsync_idmap.sync.reader import read_ahead
+from tests.sync.test_crash_and_lock import check_invariants
+
+
+class _Probe(SnapshotServer):
+    """Notes the process that reads its tracks in a file; can die or fail there."""
+
+    def __init__(self, store: Store, notes: Path, how: str = "") -> None:
+        super().__init__(server_config(store.server("home"), {}))
+        self.notes, self.how = notes, how
+
+    def iter_tracks(self) -> Iterator[ServerTrack]:
+        for number, track in enumerate(super().iter_tracks()):
+            if number == 100:
+                self.notes.write_text(str(os.getpid()))
+                logging.getLogger("soulsync_idmap.servers.snapshot").warning("probe says hello")
+                if self.how == "die":
+                    os._exit(3)
+                if self.how == "fail":
+                    raise SnapshotError("line went bad", path="home.jsonl", line=101)
+            yield track
+
+
+@pytest.fixture
+def store(db_url: str, tmp_path: Path) -> Iterator[Store]:
+    opened = Store.open(db_url)
+    library = tmp_path / "home.jsonl"
+    generate(library, tracks=500, albums=40, artists=10, seed=4)
+    opened.add_server("home", "snapshot", str(library), {})
+    yield opened
+    opened.close()
+
+
+def _sync(store: Store, tmp_path: Path, how: str = "") -> Path:
+    notes = tmp_path / "reader.pid"
+    adapter = _Probe(store, notes, how)
+    sync_server(store, "home", Config(tmp_path / "c.json"), SyncOptions(batch_size=50), adapter=adapter)
+    return notes
+
+
+def test_snapshot_is_read_in_another_process_and_its_log_arrives(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    notes = _sync(store, tmp_path)
+    assert int(notes.read_text()) != os.getpid()
+    assert "probe says hello" in caplog.text
+    assert check_invariants(store.url) == {"artist": 10, "album": 40, "track": 500}
+
+
+def test_a_reader_that_dies_is_a_clear_error_and_the_next_sync_completes(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(IdmapError, match=r"reader process ended unexpectedly \(exit code 3\)"):
+        _sync(store, tmp_path, how="die")
+    check_invariants(store.url)
+    _sync(store, tmp_path)
+    assert check_invariants(store.url) == {"artist": 10, "album": 40, "track": 500}
+
+
+def test_a_reader_error_arrives_as_itself(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(SnapshotError, match=r"home\.jsonl:101: line went bad"):
+        _sync(store, tmp_path, how="fail")
+    check_invariants(store.url)
+
+
+def test_a_writer_that_stops_early_ends_the_reader(tmp_path: Path) -> None:
+    library = tmp_path / "lib.jsonl"
+    generate(library, tracks=5_000, albums=100, artists=20, seed=5)
+    adapter = SnapshotServer(ServerConfig(name="lib", kind="snapshot", url=str(library)))
+    batches = read_ahead(adapter.iter_tracks, 100, (), keys=True, forkable=True)
+    first = next(batches)
+    assert len(first) == 100 and first[0].keys  # prepared, keys worked out by the reader
+    assert len(multiprocessing.active_children()) == 1
+    batches.close()  # type: ignore[attr-defined]  # a generator: its cleanup ends the reader
+    assert multiprocessing.active_children() == []
