@@ -18,7 +18,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -76,11 +76,16 @@ def parse_datetime(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+_MAX_INT = 2**62
+
+
 class _LineReader:
     """Validates one snapshot line at a time, remembering what it warned about."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, names: tuple[dict[str, str], dict[str, str]] | None = None) -> None:
         self.path = path
+        # Artist and album names by native id: filled into items that name only the parent's id.
+        self.artists, self.albums = names or ({}, {})
         self.warned: set[str] = set()
         self.seen: dict[str, set[str]] = {"artist": set(), "album": set(), "track": set()}
         self.dates: dict[str, datetime] = {}
@@ -112,8 +117,17 @@ class _LineReader:
             raise self.fail(lineno, "'id' and 'name' must not contain a NUL character")
         if len(native_id) > 200:
             raise self.fail(lineno, "'id' is longer than 200 characters")
-        ints = {f: self._int(obj, f, lineno) for f in _INT_FIELDS if f in obj}
-        strs = {f: self._str(obj, f, lineno) for f in _STR_FIELDS if f in obj}
+        # Plain values take the fast path; anything else goes through the checks.
+        ints: dict[str, int | None] = {}
+        for f in _INT_FIELDS:
+            value = obj.get(f)
+            if value is not None:
+                ints[f] = value if type(value) is int and 0 <= value <= _MAX_INT else self._int(obj, f, lineno)
+        strs: dict[str, str | None] = {}
+        for f in _STR_FIELDS:
+            value = obj.get(f)
+            if value is not None:
+                strs[f] = value if type(value) is str and value else self._str(obj, f, lineno)
         added = self._date(obj, "added_at", lineno)
         updated = self._date(obj, "updated_at", lineno)
         seen = self.seen[kind]
@@ -130,24 +144,32 @@ class _LineReader:
                 added_at=added,
                 updated_at=updated,
             )
+        artist_id = strs.get("artist_id")
+        artist_name = strs.get("artist_name")
+        if artist_name is None and artist_id:
+            artist_name = self.artists.get(artist_id)
         if kind == "album":
             return ServerAlbum(
                 native_id=native_id,
                 title=name,
-                artist_id=strs.get("artist_id"),
-                artist_name=strs.get("artist_name"),
+                artist_id=artist_id,
+                artist_name=artist_name,
                 year=ints.get("year"),
                 mbid=strs.get("mbid"),
                 added_at=added,
                 updated_at=updated,
             )
+        album_id = strs.get("album_id")
+        album_title = strs.get("album_name")
+        if album_title is None and album_id:
+            album_title = self.albums.get(album_id)
         return ServerTrack(
             native_id=native_id,
             title=name,
-            album_id=strs.get("album_id"),
-            artist_id=strs.get("artist_id"),
-            artist_name=strs.get("artist_name"),
-            album_title=strs.get("album_name"),
+            album_id=album_id,
+            artist_id=artist_id,
+            artist_name=artist_name,
+            album_title=album_title,
             track_number=ints.get("track_number"),
             disc_number=ints.get("disc_number"),
             duration_ms=ints.get("duration_ms"),
@@ -179,7 +201,7 @@ class _LineReader:
 
     def _int(self, obj: dict[str, Any], key: str, lineno: int) -> int | None:
         value = obj.get(key)
-        if type(value) is int and 0 <= value <= 2**62:
+        if type(value) is int and 0 <= value <= _MAX_INT:
             return value
         if value is None or value == "":
             return None
@@ -189,7 +211,7 @@ class _LineReader:
             number = int(value)
         except (TypeError, ValueError):
             raise self.fail(lineno, f"'{key}' must be a whole number, not {value!r}") from None
-        if number < 0 or number > 2**62:
+        if number < 0 or number > _MAX_INT:
             raise self.fail(lineno, f"'{key}' is out of range: {number}")
         return number
 
@@ -226,15 +248,19 @@ _KIND_SNIFF = re.compile(r'"kind"\s*:\s*"(artist|album|track)"')
 
 
 def read_snapshot(
-    path: str | os.PathLike[str], kinds: frozenset[str] | None = None, lines: set[int] | None = None
+    path: str | os.PathLike[str],
+    kinds: frozenset[str] | None = None,
+    lines: set[int] | None = None,
+    names: tuple[dict[str, str], dict[str, str]] | None = None,
 ) -> Iterator[ServerItem]:
     """Stream the items of a snapshot file, validating each line.
 
     With ``kinds``, lines that plainly name another kind are skipped unparsed (they are
     validated when their own kind is read); anything unclear is parsed and checked.
-    With ``lines``, only those line numbers (1-based) are read.
+    With ``lines``, only those line numbers (1-based) are read. ``names`` (artist and
+    album names by id) fill in the parent names of items that give only the parent's id.
     """
-    reader = _LineReader(str(path))
+    reader = _LineReader(str(path), names)
     with _open(path) as handle:
         lineno = 0
         try:
@@ -427,34 +453,20 @@ class SnapshotServer:
             self._parent_names = (artists, albums)
         return self._parent_names
 
-    def _read(self, kind: EntityKind, lines: set[int] | None) -> Iterator[ServerItem]:
-        """The items of one kind (of those lines): from the light pass's copy when it kept one."""
+    def _items(self, kind: EntityKind, lines: set[int] | None = None) -> Iterator[ServerItem]:
+        """The items of one kind (of those lines), parents' names filled in from the same file.
+
+        Changed lines come from the light pass's copy when it kept one.
+        """
+        names = None if kind == "artist" else self._names()
         kept = self._scanned.kept if self._scanned is not None else None
         if lines is None or kept is None:
-            yield from read_snapshot(self.path, frozenset({kind}), lines)
+            yield from read_snapshot(self.path, frozenset({kind}), lines, names)
             return
-        reader = _LineReader(str(self.path))
+        reader = _LineReader(str(self.path), names)
         for lineno in sorted(lines):
             item = reader.parse(kept[lineno], lineno)
             if item is not None and item.kind == kind:
-                yield item
-
-    def _items(self, kind: EntityKind, lines: set[int] | None = None) -> Iterator[ServerItem]:
-        if kind == "artist":
-            yield from self._read("artist", lines)
-            return
-        artists, albums = self._names()
-        for item in self._read(kind, lines):
-            if isinstance(item, ServerAlbum) and item.artist_name is None and item.artist_id:
-                yield replace(item, artist_name=artists.get(item.artist_id))
-            elif isinstance(item, ServerTrack):
-                changes: dict[str, Any] = {}
-                if item.artist_name is None and item.artist_id:
-                    changes["artist_name"] = artists.get(item.artist_id)
-                if item.album_title is None and item.album_id:
-                    changes["album_title"] = albums.get(item.album_id)
-                yield replace(item, **changes) if changes else item
-            else:
                 yield item
 
     def iter_artists(self) -> Iterator[ServerArtist]:

@@ -264,34 +264,34 @@ class BatchWriter:
             )
 
     def _insert(self, conn: Connection, fresh: list[Prepared], parents: dict[str, Any], now: datetime) -> None:
-        incoming = []
-        for p in fresh:
-            record, keys = p.matching()
-            incoming.append(Incoming(p.item, record, keys, p.path, p.tail, parents.get(p.item.native_id, {})))
-        fingerprints = [p.fingerprint for p in fresh]
-        targets: list[str | None] = [None] * len(incoming)
+        targets: list[str | None] = [None] * len(fresh)
         proposals: list[tuple[int, str, MatchScore]] = []
-        if self.match:
+        if self.match:  # the matching records are built only here: a first sync needs none
+            incoming = []
+            for p in fresh:
+                record, keys = p.matching()
+                incoming.append(Incoming(p.item, record, keys, p.path, p.tail, parents.get(p.item.native_id, {})))
             targets, proposals = self._match(conn, incoming)
         entity_rows: list[tuple[Any, ...]] = []
         link_rows: list[tuple[Any, ...]] = []
         new_uuids: list[str] = []
         server, kind = self.server_id, self.kind
         stamp = _LINK_INSERT.bind(conn, "first_seen", now)  # one conversion for the batch's rows
-        for inc, target, fp in zip(incoming, targets, fingerprints, strict=True):
-            uuid = target
+        no_parents: dict[str, str | None] = {}
+        for p, target in zip(fresh, targets, strict=True):
+            item, uuid = p.item, target
             if uuid is None:
                 uuid = new_uuid()
-                entity_rows.append(
-                    (uuid, *entity_values(inc.item, inc.keys, inc.parents, inc.path), server, stamp, stamp)
-                )
+                keys = p.keys if p.keys is not None else p.matching()[1]
+                values = entity_values(item, keys, parents.get(item.native_id, no_parents), p.path)
+                entity_rows.append((uuid, *values, server, stamp, stamp))
                 self.counts.new += 1
             else:
                 self.counts.merged += 1
             new_uuids.append(uuid)
             link_rows.append(
-                (server, kind, inc.item.native_id, uuid, fp,
-                 *link_values(inc.item, inc.path, inc.tail), stamp, stamp, None)
+                (server, kind, item.native_id, uuid, p.fingerprint, *link_values(item, p.path, p.tail), stamp, stamp,
+                 None)
             )  # fmt: skip
         _ENTITY_INSERT[kind].execute(conn, entity_rows, converted=("created_at", "updated_at"))
         _LINK_INSERT.execute(conn, link_rows, converted=("first_seen", "last_seen", "gone_at"))

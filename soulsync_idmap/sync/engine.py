@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -123,26 +123,30 @@ class _Run:
             return False
 
     def ingest(
-        self, source: Callable[[], Iterable[ServerItem]], phase: str, seen: dict[str, list[str]] | None,
+        self, source: Callable[[], Iterable[ServerItem]], phase: str | None, seen: dict[str, list[str]] | None,
         *, forkable: bool = False, first: bool = False,
     ) -> None:  # fmt: skip
         """Write the items of ``source()``, read ahead (in a process when the adapter is ``forkable``).
 
         On a server's ``first`` sync every item is inserted: its keys are worked out ahead, by the reader.
+        Without a ``phase`` name, progress is reported per kind ("artists", "albums", "tracks").
         """
-        done = 0
+        done: dict[str, int] = {}
+        written: dict[str, int] = {}  # batches per kind
         batches = read_ahead(source, self.options.batch_size, self.path_map, keys=first, forkable=forkable)
-        for number, batch in enumerate(batches, start=1):
+        for batch in batches:
             kind = batch[0].item.kind
             with self.store.begin() as conn:
                 self.writer(kind).write(conn, batch, self.now)
-            if self.store.dialect == "postgresql" and number & (number - 1) == 0:
+            count = written[kind] = written.get(kind, 0) + 1
+            if self.store.dialect == "postgresql" and count & (count - 1) == 0:
                 self._analyze(kind)
+            name = phase or f"{kind}s"
+            number = done[name] = done.get(name, 0) + len(batch)
             if seen is not None:
                 seen[kind].extend(p.item.native_id for p in batch)
-            done += len(batch)
             if self.progress:
-                self.progress(self.server.name, phase, done)
+                self.progress(self.server.name, name, number)
 
     def _analyze(self, kind: str) -> None:
         """Refresh PostgreSQL's statistics as the tables grow (after batches 1, 2, 4, 8...).
@@ -163,10 +167,16 @@ class _Run:
             # Into an empty database: secondary indexes are built once at the end (mapping/indexes.py).
             deferred = first and conn.execute(select(link.c.id).limit(1)).first() is None and drop_deferrable(conn)
         try:
-            forkable = bool(getattr(self.adapter, "forkable", False))
-            self.ingest(self.adapter.iter_artists, "artists", seen, forkable=forkable, first=first)
-            self.ingest(self.adapter.iter_albums, "albums", seen, forkable=forkable, first=first)
-            self.ingest(self.adapter.iter_tracks, "tracks", seen, forkable=forkable, first=first)
+            # One read-ahead for the three kinds: the reader goes on to the albums while the
+            # writer finishes the artists (parents still arrive first).
+            adapter = self.adapter
+
+            def every() -> Iterator[ServerItem]:
+                yield from adapter.iter_artists()
+                yield from adapter.iter_albums()
+                yield from adapter.iter_tracks()
+
+            self.ingest(every, None, seen, forkable=bool(getattr(adapter, "forkable", False)), first=first)
         finally:
             if deferred:
                 if self.progress:

@@ -49,7 +49,11 @@ def path_tail(path: str | None) -> str | None:
     """The last three components of a path, case-folded: the same file on another mount."""
     if not path:
         return None
-    parts = [p for p in path.replace("\\", "/").split("/") if p]
+    unified = path.replace("\\", "/") if "\\" in path else path
+    last = unified.rsplit("/", 3)[-3:]
+    if len(last) == 3 and all(last):  # the common case: no empty component among the last three
+        return "/".join(last).casefold()[-400:]
+    parts = [p for p in unified.split("/") if p]
     # Indexed: capped so that an absurd path cannot exceed a B-tree entry.
     return "/".join(parts[-3:]).casefold()[-400:] if parts else None
 
