@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import SnapshotError, Unsupported
+from ..forking import Forked, can_fork
 from .base import KINDS, EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack, only
 
 __all__ = ["SnapshotServer", "item_to_json", "parse_datetime", "read_snapshot", "write_snapshot"]
@@ -235,7 +236,9 @@ class _LineReader:
 
 def _open(path: str | os.PathLike[str]) -> TextIO:
     try:
-        return open(path, encoding="utf-8", errors="strict")
+        # Lines end at "\n" only (a "\r\n" line keeps its "\r", which JSON takes as space): the
+        # light pass reads bytes, and line numbers must agree between the two readers.
+        return open(path, encoding="utf-8", errors="strict", newline="\n")
     except FileNotFoundError:
         raise SnapshotError("file not found", path=str(path)) from None
     except IsADirectoryError:
@@ -415,6 +418,71 @@ class _Scan:
     kept: dict[int, str] | None  # the changed lines themselves, while they are few
 
 
+@dataclass
+class _Part:
+    """What the light pass found in one byte range of a file (line numbers within the range)."""
+
+    lines: int
+    ids: dict[str, list[str]]
+    changed: dict[str, list[int]]
+    kept: dict[int, str] | None
+    names: dict[str, dict[str, str]]
+    slow: list[tuple[int, str]]  # lines for the JSON decoder
+    bad_utf8: int | None = None
+
+
+SPLIT_BYTES = 32 * 1024 * 1024  # from this size on, the light pass reads two halves at once
+
+
+def _halfway(path: Path, size: int) -> int | None:
+    """The byte offset of the first line starting after the middle of the file."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(size // 2)
+            handle.readline()
+            offset = handle.tell()
+    except OSError:
+        return None
+    return offset if 0 < offset < size else None
+
+
+def _scan_part(path: Path, start: int, end: int | None, cutoff: str, watch: bool) -> _Part:
+    """The light pass over the lines from byte ``start`` (a line start) to ``end``."""
+    part = _Part(0, {kind: [] for kind in KINDS}, {kind: [] for kind in KINDS}, {}, {"artist": {}, "album": {}}, [])
+    ids, changed, names = part.ids, part.changed, part.names
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        raise SnapshotError("file not found", path=str(path)) from None
+    with handle:
+        handle.seek(start)
+        position, lineno = start, 0
+        for data in handle:
+            if end is not None and position >= end:
+                break
+            position += len(data)
+            lineno += 1
+            try:
+                raw = data.decode("utf-8")
+            except UnicodeDecodeError:
+                part.bad_utf8 = lineno
+                break
+            light = _light(raw, cutoff)
+            if light is None or light[0] not in ids:
+                part.slow.append((lineno, raw))
+                continue
+            ids[light[0]].append(light[1])
+            if watch and not light[2]:
+                changed[light[0]].append(lineno)
+                part.kept = _keep(part.kept, lineno, raw)
+            if light[0] in names:
+                name = _light_name(raw)
+                if name is not None:
+                    names[light[0]].setdefault(light[1], name)
+        part.lines = lineno
+    return part
+
+
 # Changed lines kept in memory by the light pass, so that reading them needs no second
 # pass over the file; beyond this many (a first run, a file without stamps) it re-reads.
 KEEP_CHANGED_LINES = 20_000
@@ -514,49 +582,67 @@ class SnapshotServer:
         return (stat.st_mtime_ns, stat.st_size)
 
     def _scan(self, watermark: datetime | None) -> _Scan:
+        """The light pass: every id, the changed lines and the parents' names, in one read.
+
+        A large file is read in two halves at once, the second in a forked process (the
+        light pass is Python per line, and a machine has a second core). Lines the light
+        reader cannot take are decoded properly afterwards, in line order.
+        """
         key = self._file_key()
         cutoff = watermark.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if watermark is not None else ""
+        watch = watermark is not None
+        boundary = _halfway(self.path, key[1]) if key[1] >= SPLIT_BYTES and can_fork() else None
+        if boundary is None:
+            parts = [_scan_part(self.path, 0, None, cutoff, watch)]
+        else:
+            later = Forked(_scan_part, self.path, boundary, None, cutoff, watch)
+            try:
+                first = _scan_part(self.path, 0, boundary, cutoff, watch)
+            finally:
+                second = later.result()
+            parts = [first, second]
         ids: dict[str, list[str]] = {kind: [] for kind in KINDS}
         changed: dict[str, set[int]] = {kind: set() for kind in KINDS}
         # Parent names, so that reading the changed tracks need not parse every parent line.
         names: dict[str, dict[str, str]] = {"artist": {}, "album": {}}
         kept: dict[int, str] | None = {}
+        slow: list[tuple[int, str]] = []
+        offset = 0
+        for part in parts:
+            if part.bad_utf8 is not None:
+                raise SnapshotError("not valid UTF-8", path=str(self.path), line=offset + part.bad_utf8)
+            for each in KINDS:
+                ids[each].extend(part.ids[each])
+                changed[each].update(offset + n for n in part.changed[each])
+            for parent, found in part.names.items():
+                for native_id, name in found.items():
+                    names[parent].setdefault(native_id, name)
+            if part.kept is None:
+                kept = None
+            for n, raw in (part.kept or {}).items():
+                kept = _keep(kept, offset + n, raw)
+            slow.extend((offset + n, raw) for n, raw in part.slow)
+            offset += part.lines
         reader = _LineReader(str(self.path))
-        with _open(self.path) as handle:
-            lineno = 0
+        for lineno, raw in slow:
             try:
-                for lineno, raw in enumerate(handle, start=1):
-                    light = _light(raw, cutoff)
-                    if light is not None and light[0] in ids:
-                        ids[light[0]].append(light[1])
-                        if watermark is not None and not light[2]:
-                            changed[light[0]].add(lineno)
-                            kept = _keep(kept, lineno, raw)
-                        if light[0] in names:
-                            name = _light_name(raw)
-                            if name is not None:
-                                names[light[0]].setdefault(light[1], name)
-                        continue
-                    try:
-                        obj = json.loads(raw)
-                    except ValueError:
-                        obj = None
-                    kind = obj.get("kind") if isinstance(obj, dict) else None
-                    native = obj.get("id") if isinstance(obj, dict) else None
-                    if kind not in ids or not isinstance(native, str) or not native.strip():
-                        item = reader.parse(raw, lineno)  # the line's error, or None for a blank one
-                        if item is None:
-                            continue
-                        kind, native, obj = item.kind, item.native_id, {}
-                    assert isinstance(obj, dict) and isinstance(kind, str)
-                    ids[kind].append(native)
-                    if kind in names and isinstance(obj.get("name"), str):
-                        names[kind].setdefault(native, obj["name"])
-                    if watermark is not None and not _stamped_before(obj, watermark, cutoff):
-                        changed[kind].add(lineno)
-                        kept = _keep(kept, lineno, raw)
-            except UnicodeDecodeError:
-                raise SnapshotError("not valid UTF-8", path=str(self.path), line=lineno + 1) from None
+                obj = json.loads(raw)
+            except ValueError:
+                obj = None
+            kind = obj.get("kind") if isinstance(obj, dict) else None
+            native = obj.get("id") if isinstance(obj, dict) else None
+            if kind not in ids or not isinstance(native, str) or not native.strip():
+                item = reader.parse(raw, lineno)  # the line's error, or None for a blank one
+                if item is None:
+                    continue
+                kind, native, obj = item.kind, item.native_id, {}
+            assert isinstance(obj, dict) and isinstance(kind, str)
+            ids[kind].append(native)
+            if kind in names and isinstance(obj.get("name"), str):
+                names[kind].setdefault(native, obj["name"])
+            if watermark is not None and not _stamped_before(obj, watermark, cutoff):
+                changed[kind].add(lineno)
+                kept = _keep(kept, lineno, raw)
         self._scanned = _Scan(key, ids, changed, kept)
         self._parent_names = (names["artist"], names["album"])
         return self._scanned

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
-import os
 import pickle
 import queue
 import threading
@@ -27,6 +26,7 @@ from multiprocessing.connection import Connection
 from typing import TypeVar
 
 from ..errors import IdmapError
+from ..forking import can_fork, detach_inherited, pickled_error
 from ..servers.base import ServerItem
 from .batch import Prepared, prepare
 
@@ -112,7 +112,7 @@ def read_ahead(
     source: Callable[[], Iterable[ServerItem]], size: int, path_map: PathMap, *, keys: bool, forkable: bool
 ) -> Iterator[list[Prepared]]:
     """Prepared batches of ``source()``, read in a forked process where that is safe."""
-    if forkable and "fork" in multiprocessing.get_all_start_methods():
+    if forkable and can_fork():
         return _in_process(source, size, path_map, keys)
     return prefetch(_prepared(source, size, path_map, keys))
 
@@ -129,32 +129,9 @@ class _PipeLog(logging.Handler):
         self.sender.send_bytes(pickle.dumps(("log", record)))
 
 
-def _detach_inherited(keep: set[int]) -> None:
-    """Point every inherited descriptor but ``keep`` at /dev/null.
-
-    The child gets copies of the writer's descriptors: the sync lock file, database files
-    and sockets. Held by a reader, they would keep the lock (and a PostgreSQL session with
-    its advisory lock) alive for a moment after a killed writer. /dev/null in their place
-    releases nothing of the writer's and leaves no descriptor number free for reuse.
-    """
-    for folder in ("/proc/self/fd", "/dev/fd"):
-        try:
-            fds = {int(name) for name in os.listdir(folder)}
-            break
-        except OSError:
-            continue
-    else:
-        return
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in sorted(fds - keep - {0, 1, 2, null}):
-        with contextlib.suppress(OSError):
-            os.dup2(null, fd)
-    os.close(null)
-
-
 def _child(sender: Connection, source: Callable[[], Iterable[ServerItem]], size: int, path_map: PathMap,
            keys: bool) -> None:  # fmt: skip
-    _detach_inherited({sender.fileno()})
+    detach_inherited({sender.fileno()})
     # Every record goes to the writer, which hands it to its own handlers.
     loggers = [
         logging.getLogger(),
@@ -173,13 +150,8 @@ def _child(sender: Connection, source: Callable[[], Iterable[ServerItem]], size:
     except (BrokenPipeError, ConnectionResetError):
         pass  # the writer went away
     except BaseException as exc:
-        try:
-            data = pickle.dumps(("error", exc))
-            pickle.loads(data)  # an exception that cannot travel goes as its text
-        except Exception:
-            data = pickle.dumps(("error", IdmapError(f"{type(exc).__name__}: {exc}")))
         with contextlib.suppress(OSError):
-            sender.send_bytes(data)
+            sender.send_bytes(pickled_error(exc))
     finally:
         sender.close()
 

@@ -30,10 +30,12 @@ def _server(path: Path, objects: list[dict[str, object] | str], compact: bool = 
 
 @pytest.mark.parametrize("compact", [False, True])
 @pytest.mark.parametrize("keep", [20_000, 1], ids=["changed lines kept", "changed lines read again"])
+@pytest.mark.parametrize("split", [False, True], ids=["one pass", "two halves at once"])
 def test_only_items_stamped_at_or_after_the_watermark_are_read(
-    tmp_path: Path, compact: bool, keep: int, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, compact: bool, keep: int, split: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(snapshot, "KEEP_CHANGED_LINES", keep)
+    monkeypatch.setattr(snapshot, "SPLIT_BYTES", 1 if split else 1 << 40)
     server = _server(tmp_path / "lib.jsonl", [
         {"kind": "artist", "id": "ar1", "name": 'Radiohead "OK"', "updated_at": "2024-01-01T00:00:00Z"},
         {"kind": "album", "id": "al1", "name": "OK Computer", "artist_id": "ar1", "added_at": "2024-01-01T00:00:00Z"},
@@ -81,3 +83,35 @@ def test_a_malformed_line_is_reported_with_its_number(tmp_path: Path, line: str,
     server = _server(tmp_path / "lib.jsonl", [{"kind": "artist", "id": "ar1", "name": "Radiohead"}, line])
     with pytest.raises(SnapshotError, match=message):
         list(server.changed_since(WATERMARK))
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [(b'{"kind":"artist","id":"x","name":"\xff"}', ":31: not valid UTF-8"), (b"{not json", ":31: not valid JSON")],
+)
+def test_the_second_half_reports_errors_with_the_files_line_numbers(
+    tmp_path: Path, bad: bytes, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshot, "SPLIT_BYTES", 1)
+    lines = [f'{{"kind":"artist","id":"a{i}","name":"Artist {i}"}}'.encode() for i in range(40)]
+    lines[30] = bad
+    path = tmp_path / "lib.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    server = SnapshotServer(ServerConfig(name="home", kind="snapshot", url=str(path)))
+    with pytest.raises(SnapshotError, match=message):
+        list(server.changed_since(WATERMARK))
+
+
+def test_two_halves_find_what_one_pass_finds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks.gen_library import generate
+
+    path = tmp_path / "lib.jsonl"
+    generate(path, tracks=3_000, albums=200, artists=40, seed=8)
+    found = []
+    for split in (1 << 40, 1):
+        monkeypatch.setattr(snapshot, "SPLIT_BYTES", split)
+        server = SnapshotServer(ServerConfig(name="home", kind="snapshot", url=str(path)))
+        changed = [(i.kind, i.native_id, i) for i in server.changed_since(datetime(2000, 1, 1, tzinfo=UTC))]
+        found.append((changed, {k: list(server.all_ids(k)) for k in ("artist", "album", "track")}))
+    assert found[0] == found[1]
+    assert len(found[0][1]["track"]) == 3_000

@@ -1,0 +1,94 @@
+"""Running Python work in a forked process, for the second core.
+
+Used for reading local snapshot files while the main process writes (sync/reader.py) and
+for splitting the light pass over a snapshot file in two halves (servers/snapshot.py).
+Only where ``fork`` exists; callers fall back to doing the work themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import pickle
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any, Generic, TypeVar
+
+from .errors import IdmapError
+
+__all__ = ["Forked", "can_fork", "detach_inherited", "pickled_error"]
+
+_T = TypeVar("_T")
+
+
+def can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def detach_inherited(keep: set[int]) -> None:
+    """Point every inherited descriptor but ``keep`` (and stdio) at /dev/null.
+
+    A forked child holds copies of the parent's descriptors: the sync lock file, database
+    files and sockets. Held by the child, they would keep the lock (and a PostgreSQL
+    session with its advisory lock) alive for a moment after a killed parent. /dev/null
+    in their place releases nothing of the parent's and leaves no number free for reuse.
+    """
+    for folder in ("/proc/self/fd", "/dev/fd"):
+        try:
+            fds = {int(name) for name in os.listdir(folder)}
+            break
+        except OSError:
+            continue
+    else:
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in sorted(fds - keep - {0, 1, 2, null}):
+        with contextlib.suppress(OSError):
+            os.dup2(null, fd)
+    os.close(null)
+
+
+def pickled_error(exc: BaseException) -> bytes:
+    """``("error", exc)`` pickled; an exception that cannot travel goes as its text."""
+    try:
+        data = pickle.dumps(("error", exc))
+        pickle.loads(data)
+    except Exception:
+        data = pickle.dumps(("error", IdmapError(f"{type(exc).__name__}: {exc}")))
+    return data
+
+
+def _run(sender: Connection, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    detach_inherited({sender.fileno()})
+    try:
+        data = pickle.dumps(("value", func(*args)), protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException as exc:
+        data = pickled_error(exc)
+    with contextlib.suppress(OSError):
+        sender.send_bytes(data)
+    sender.close()
+
+
+class Forked(Generic[_T]):
+    """``func(*args)`` started in a forked process; ``result()`` returns its value or raises."""
+
+    def __init__(self, func: Callable[..., _T], *args: Any) -> None:
+        context = multiprocessing.get_context("fork")
+        self._receiver, sender = context.Pipe(duplex=False)
+        self._process = context.Process(target=_run, args=(sender, func, args), daemon=True, name="idmap-worker")
+        self._process.start()
+        sender.close()
+
+    def result(self) -> _T:
+        try:
+            tag, value = pickle.loads(self._receiver.recv_bytes())
+        except EOFError:
+            self._process.join(timeout=5)
+            raise IdmapError(f"a worker process ended unexpectedly (exit code {self._process.exitcode})") from None
+        finally:
+            self._receiver.close()
+            self._process.join(timeout=5)
+        if tag == "error":
+            raise value
+        return value  # type: ignore[no-any-return]
