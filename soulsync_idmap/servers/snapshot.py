@@ -18,7 +18,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -431,6 +431,7 @@ class _Part:
     bad_utf8: int | None = None
 
 
+KEEP_ALBUMS = 500_000  # albums a full read holds between its artists-and-albums pass and the albums
 SPLIT_BYTES = 32 * 1024 * 1024  # from this size on, the light pass reads two halves at once
 
 
@@ -505,6 +506,7 @@ class SnapshotServer:
         self.path = Path(config.url).expanduser()
         self._parent_names: tuple[dict[str, str], dict[str, str]] | None = None
         self._scanned: _Scan | None = None
+        self._albums: list[ServerAlbum] | None = None  # read with the artists, until asked for
 
     def instance_id(self) -> str:
         return "snapshot:" + hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:16]
@@ -521,11 +523,46 @@ class SnapshotServer:
             self._parent_names = (artists, albums)
         return self._parent_names
 
+    def _parents_pass(self) -> Iterator[ServerArtist]:
+        """A full read's first pass: the artists, and the albums kept until they are asked for.
+
+        Artists and albums come from one pass over the file (then the tracks from a second),
+        not one pass each plus one for the names. Albums are held as items (a library has
+        about one for twelve tracks), up to ``KEEP_ALBUMS``; beyond, they are read again.
+        """
+        self._albums = None
+        artists: dict[str, str] = {}
+        albums: dict[str, str] = {}
+        kept: list[ServerAlbum] | None = []
+        for item in read_snapshot(self.path, frozenset({"artist", "album"})):
+            if isinstance(item, ServerArtist):
+                artists[item.native_id] = item.name
+                yield item
+            elif isinstance(item, ServerAlbum):
+                albums[item.native_id] = item.title
+                if kept is not None:
+                    kept.append(item)
+                    if len(kept) > KEEP_ALBUMS:
+                        kept = None
+        self._parent_names = (artists, albums)
+        self._albums = kept
+
     def _items(self, kind: EntityKind, lines: set[int] | None = None) -> Iterator[ServerItem]:
         """The items of one kind (of those lines), parents' names filled in from the same file.
 
         Changed lines come from the light pass's copy when it kept one.
         """
+        if lines is None and kind == "artist":
+            yield from self._parents_pass()
+            return
+        if lines is None and kind == "album" and self._albums is not None:
+            albums, self._albums = self._albums, None
+            artists = self._names()[0]
+            for album in albums:  # their artists' names are all known now
+                if album.artist_name is None and album.artist_id:
+                    album = replace(album, artist_name=artists.get(album.artist_id))
+                yield album
+            return
         names = None if kind == "artist" else self._names()
         kept = self._scanned.kept if self._scanned is not None else None
         if lines is None or kept is None:

@@ -115,3 +115,26 @@ def test_two_halves_find_what_one_pass_finds(tmp_path: Path, monkeypatch: pytest
         found.append((changed, {k: list(server.all_ids(k)) for k in ("artist", "album", "track")}))
     assert found[0] == found[1]
     assert len(found[0][1]["track"]) == 3_000
+
+
+@pytest.mark.parametrize("keep_albums", [500_000, 3], ids=["albums kept from the first pass", "albums read again"])
+def test_a_full_read_gives_parents_first_with_their_names(
+    tmp_path: Path, keep_albums: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshot, "KEEP_ALBUMS", keep_albums)
+    server = _server(tmp_path / "lib.jsonl", [
+        {"kind": "album", "id": "al1", "name": "OK Computer", "artist_id": "ar1"},  # before its artist
+        {"kind": "track", "id": "t1", "name": "Airbag", "album_id": "al1", "artist_id": "ar1"},
+        {"kind": "artist", "id": "ar1", "name": "Radiohead"},
+        {"kind": "album", "id": "al2", "name": "Kid A", "artist_id": "ar1", "artist_name": "RADIOHEAD"},
+        {"kind": "album", "id": "al3", "name": "Amnesiac", "artist_id": "ar1"},
+        {"kind": "album", "id": "al4", "name": "Hail to the Thief"},
+    ], compact=True)  # fmt: skip
+    assert [a.native_id for a in server.iter_artists()] == ["ar1"]
+    albums = list(server.iter_albums())
+    assert [(a.native_id, a.artist_name) for a in albums] == [
+        ("al1", "Radiohead"), ("al2", "RADIOHEAD"), ("al3", "Radiohead"), ("al4", None),
+    ]  # fmt: skip
+    tracks = list(server.iter_tracks())
+    assert [(t.album_title, t.artist_name) for t in tracks] == [("OK Computer", "Radiohead")]
+    assert [a.native_id for a in server.iter_albums()] == ["al1", "al2", "al3", "al4"]  # again: from the file
