@@ -64,7 +64,10 @@ class IdMap:
     def resolve(self, uuid: str, server: str | None = None) -> str | None:
         """The native id of ``uuid`` on ``server`` (default: the active one), or None."""
         key = normalize_uuid(uuid)
-        return self.resolve_many([key], server)[key]
+        target = self._server(server)
+        assert target.id is not None
+        with self.store.engine.connect() as conn:
+            return translate.resolve_one(conn, target.id, key)
 
     def resolve_many(self, uuids: Iterable[str], server: str | None = None) -> dict[str, str | None]:
         """``{uuid: native id or None}``; two queries per 200,000 UUIDs (per 10,000 on other databases)."""

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select, text
 
 from .store import table
 
-__all__ = ["CHUNK", "follow_redirects", "lookup", "resolve_many"]
+__all__ = ["CHUNK", "follow_redirects", "lookup", "resolve_many", "resolve_one"]
 
 # Well under SQLite's 32,766 bound variables and PostgreSQL's 65,535 parameters.
 CHUNK = 10_000
@@ -88,6 +88,19 @@ def resolve_many(conn: Connection, server_id: int, uuids: Sequence[str]) -> dict
         else:
             result.update((u, native.get(u)) for u in chunk)
     return result
+
+
+_RESOLVE_ONE = text(
+    "SELECT l.native_id FROM link l"
+    " WHERE l.uuid = COALESCE((SELECT r.new_uuid FROM redirect r WHERE r.old_uuid = :uuid), :uuid)"
+    " AND l.server_id = :server AND l.gone_at IS NULL ORDER BY l.id LIMIT 1"
+)
+
+
+def resolve_one(conn: Connection, server_id: int, uuid: str) -> str | None:
+    """``resolve_many`` for one UUID in one statement (one round trip to a database server)."""
+    value = conn.execute(_RESOLVE_ONE, {"uuid": uuid, "server": server_id}).scalar()
+    return None if value is None else str(value)
 
 
 def lookup(conn: Connection, server_id: int, native_id: str, kind: str | None = None) -> str | None:

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 from soulsync_idmap.config import Config
 from soulsync_idmap.errors import IdmapError
 from soulsync_idmap.mapping import merge as decisions
+from soulsync_idmap.mapping import translate
 from soulsync_idmap.mapping.store import Store
 from soulsync_idmap.sync import SyncOptions, sync_servers
 from tests.conftest import write_jsonl
@@ -91,6 +92,13 @@ def test_invariants_hold_after_any_sequence(tmp_path_factory: Any, ops: list[str
                         f" WHERE r.kind = '{kind}' AND e.uuid IS NULL"
                     )).all()  # fmt: skip
                     assert dangling == [], (op, kind)
+        # resolve (one statement) answers as resolve_many does, for entities and merged-away UUIDs
+        with engine.connect() as conn:
+            every = [r[0] for r in conn.execute(text("SELECT old_uuid FROM redirect"))]
+            every += [u for kind in ("artist", "album", "track") for u in uuids(kind)]
+            for server_id in (1, 2):
+                many = translate.resolve_many(conn, server_id, every)
+                assert {u: translate.resolve_one(conn, server_id, u) for u in every} == many
     finally:
         engine.dispose()
         store.close()
