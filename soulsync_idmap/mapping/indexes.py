@@ -1,6 +1,6 @@
 """Secondary indexes set aside while a first sync fills an empty database.
 
-Inserting a million rows into tables that carry eleven secondary indexes updates every
+Inserting a million rows into tables that carry fifteen secondary indexes updates every
 index row by row, each at a random page (match keys, MusicBrainz ids, parent UUIDs).
 Building an index afterwards sorts once. A first sync into a database without any link
 needs none of these indexes while it runs: there is nothing to match against, and its
@@ -25,8 +25,10 @@ __all__ = ["DEFERRABLE", "drop_deferrable", "missing_indexes", "restore_indexes"
 log = logging.getLogger(__name__)
 
 # The unique link index (lookups, no duplicate native ids) and the small partial index of
-# tombstones stay; so do the indexes of the tables a sync does not bulk-fill.
-_KEEP = {"ix_link_gone"}
+# tombstones stay; so do the indexes of the tables a sync does not bulk-fill. The link
+# UUID index stays too: its keys are the new UUIDv7s, which grow in insert order, so
+# keeping it costs appends at the end of the B-tree, not a rebuild afterwards.
+_KEEP = {"ix_link_gone", "ix_link_uuid_server"}
 DEFERRABLE: tuple[Index, ...] = tuple(
     index
     for name in ("artist", "album", "track", "link")
