@@ -13,11 +13,12 @@ import os
 import pickle
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any, Generic, TypeVar
 
 from .errors import IdmapError
 
-__all__ = ["Forked", "can_fork", "detach_inherited", "pickled_error"]
+__all__ = ["Forked", "can_fork", "detach_inherited", "pickled_error", "start"]
 
 _T = TypeVar("_T")
 
@@ -59,8 +60,26 @@ def pickled_error(exc: BaseException) -> bytes:
     return data
 
 
-def _run(sender: Connection, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
+def _enter(target: Callable[..., None], sender: Connection, args: tuple[Any, ...]) -> None:
     detach_inherited({sender.fileno()})
+    target(sender, *args)
+
+
+def start(target: Callable[..., None], *args: Any, name: str) -> tuple[Connection, BaseProcess]:
+    """Fork a process running ``target(sender, *args)``; returns the pipe's receiving end and the process.
+
+    The child's inherited descriptors are detached first; the parent closes its copy of the
+    sending end, so the child's exit is the receiver's end of file.
+    """
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_enter, args=(target, sender, args), name=name, daemon=True)
+    process.start()
+    sender.close()
+    return receiver, process
+
+
+def _run(sender: Connection, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
     try:
         data = pickle.dumps(("value", func(*args)), protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException as exc:
@@ -74,11 +93,7 @@ class Forked(Generic[_T]):
     """``func(*args)`` started in a forked process; ``result()`` returns its value or raises."""
 
     def __init__(self, func: Callable[..., _T], *args: Any) -> None:
-        context = multiprocessing.get_context("fork")
-        self._receiver, sender = context.Pipe(duplex=False)
-        self._process = context.Process(target=_run, args=(sender, func, args), daemon=True, name="idmap-worker")
-        self._process.start()
-        sender.close()
+        self._receiver, self._process = start(_run, func, args, name="idmap-worker")
 
     def result(self) -> _T:
         try:

@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
 from soulsync_idmap.cli import cli
+from soulsync_idmap.mapping.store import Store
 
 BACKEND = os.environ.get("IDMAP_TEST_BACKEND", "sqlite")
 PG_ADMIN = os.environ.get("IDMAP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -56,6 +57,14 @@ def db_url(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     yield make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """The mapping store opened on ``db_url`` (SQLite file or a PostgreSQL database)."""
+    opened = Store.open(db_url)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

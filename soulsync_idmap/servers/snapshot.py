@@ -513,27 +513,23 @@ class SnapshotServer:
 
     def _names(self) -> tuple[dict[str, str], dict[str, str]]:
         if self._parent_names is None:
-            artists: dict[str, str] = {}
-            albums: dict[str, str] = {}
-            for item in read_snapshot(self.path, frozenset({"artist", "album"})):
-                if isinstance(item, ServerArtist):
-                    artists[item.native_id] = item.name
-                elif isinstance(item, ServerAlbum):
-                    albums[item.native_id] = item.title
-            self._parent_names = (artists, albums)
+            for _ in self._parents_pass(keep=False):
+                pass
+        assert self._parent_names is not None
         return self._parent_names
 
-    def _parents_pass(self) -> Iterator[ServerArtist]:
+    def _parents_pass(self, keep: bool = True) -> Iterator[ServerArtist]:
         """A full read's first pass: the artists, and the albums kept until they are asked for.
 
         Artists and albums come from one pass over the file (then the tracks from a second),
         not one pass each plus one for the names. Albums are held as items (a library has
-        about one for twelve tracks), up to ``KEEP_ALBUMS``; beyond, they are read again.
+        about one for twelve tracks), up to ``KEEP_ALBUMS``; beyond (or without ``keep``),
+        they are read again. Either way the pass leaves the parents' names behind.
         """
         self._albums = None
         artists: dict[str, str] = {}
         albums: dict[str, str] = {}
-        kept: list[ServerAlbum] | None = []
+        kept: list[ServerAlbum] | None = [] if keep else None
         for item in read_snapshot(self.path, frozenset({"artist", "album"})):
             if isinstance(item, ServerArtist):
                 artists[item.native_id] = item.name

@@ -151,19 +151,20 @@ def prepare(items: Sequence[ServerItem], path_map: tuple[tuple[str, str], ...], 
 
 @dataclass
 class BatchWriter:
-    """Applies batches for one server and kind; ``match`` turns cross-server matching on."""
+    """Applies batches of prepared items (paths already mapped) for one server and kind.
+
+    ``match`` turns cross-server matching on.
+    """
 
     server_id: int
     kind: str
-    path_map: tuple[tuple[str, str], ...]
     thresholds: Thresholds
     match: bool
     counts: Counts = field(default_factory=Counts)
 
-    def write(self, conn: Connection, items: Sequence[ServerItem | Prepared], now: datetime) -> None:
+    def write(self, conn: Connection, items: Sequence[Prepared], now: datetime) -> None:
         unique: dict[str, Prepared] = {}
-        for entry in items:
-            prepared = entry if isinstance(entry, Prepared) else Prepared.of(entry, self.path_map, keys=False)
+        for prepared in items:
             if prepared.item.native_id in unique:
                 log.warning("duplicate %s id %r in one page skipped", self.kind, prepared.item.native_id)
                 self.counts.skipped += 1
@@ -247,7 +248,7 @@ class BatchWriter:
                 self.counts.updated += 1
             link_rows.append(
                 {"_id": row.id, "fingerprint": prepared.fingerprint, "last_seen": now, "gone_at": None,
-                 **link_fields(item, path)}
+                 **link_fields(item, path, prepared.tail)}
             )  # fmt: skip
             fields = entity_fields(item, prepared.matching()[1], parents.get(item.native_id, {}), path)
             entity_rows.append({"_uuid": row.uuid, "_server": self.server_id, "updated_at": now, **fields})

@@ -98,7 +98,6 @@ class _Run:
             self.writers[kind] = BatchWriter(
                 self.server_id,
                 kind,
-                self.path_map,
                 self.options.thresholds,
                 self._needs_matching(kind),
                 self.counts,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import pickle
 import queue
 import threading
@@ -26,7 +25,7 @@ from multiprocessing.connection import Connection
 from typing import TypeVar
 
 from ..errors import IdmapError
-from ..forking import can_fork, detach_inherited, pickled_error
+from ..forking import can_fork, pickled_error, start
 from ..servers.base import ServerItem
 from .batch import Prepared, prepare
 
@@ -131,7 +130,6 @@ class _PipeLog(logging.Handler):
 
 def _child(sender: Connection, source: Callable[[], Iterable[ServerItem]], size: int, path_map: PathMap,
            keys: bool) -> None:  # fmt: skip
-    detach_inherited({sender.fileno()})
     # Every record goes to the writer, which hands it to its own handlers.
     loggers = [
         logging.getLogger(),
@@ -159,13 +157,7 @@ def _child(sender: Connection, source: Callable[[], Iterable[ServerItem]], size:
 def _in_process(
     source: Callable[[], Iterable[ServerItem]], size: int, path_map: PathMap, keys: bool
 ) -> Iterator[list[Prepared]]:
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(
-        target=_child, args=(sender, source, size, path_map, keys), name="idmap-reader", daemon=True
-    )
-    child.start()
-    sender.close()  # the child holds the only writing end: its exit is our end of file
+    receiver, child = start(_child, source, size, path_map, keys, name="idmap-reader")
     try:
         while True:
             try:

@@ -98,31 +98,6 @@ def keys_of(record: ArtistRecord | AlbumRecord | TrackRecord) -> tuple[str, ...]
     return track_keys(record)
 
 
-def entity_fields(
-    item: ServerItem, keys: tuple[str, ...], parents: dict[str, str | None], path: str | None
-) -> dict[str, Any]:
-    """The canonical entity columns taken from an item (no uuid or timestamps)."""
-    match_key = keys[0] if keys else ""
-    alt_key = keys[1] if len(keys) > 1 else None
-    if isinstance(item, ServerArtist):
-        return {
-            "name": item.name, "sort_name": item.sort_name, "match_key": match_key, "alt_key": alt_key,
-            "mbid": item.mbid,
-        }  # fmt: skip
-    if isinstance(item, ServerAlbum):
-        return {
-            "title": item.title, "match_key": match_key, "alt_key": alt_key, "artist_uuid": parents.get("artist"),
-            "artist_name": item.artist_name, "year": item.year, "mbid": item.mbid,
-        }  # fmt: skip
-    return {
-        "title": item.title, "match_key": match_key, "alt_key": alt_key, "album_uuid": parents.get("album"),
-        "artist_uuid": parents.get("artist"), "album_title": item.album_title,
-        "artist_name": item.artist_name, "track_number": item.track_number,
-        "disc_number": item.disc_number, "duration_ms": item.duration_ms, "year": item.year,
-        "mbid": item.mbid, "isrc": item.isrc, "path": path,
-    }  # fmt: skip
-
-
 ENTITY_FIELDS = {
     "artist": ("name", "sort_name", "match_key", "alt_key", "mbid"),
     "album": ("title", "match_key", "alt_key", "artist_uuid", "artist_name", "year", "mbid"),
@@ -137,7 +112,7 @@ LINK_FIELDS = ("name", "parent_native_id", "path", "path_tail")
 def entity_values(
     item: ServerItem, keys: tuple[str, ...], parents: dict[str, str | None], path: str | None
 ) -> tuple[Any, ...]:
-    """``entity_fields`` as a tuple in ``ENTITY_FIELDS`` order (the bulk-insert hot path)."""
+    """The canonical entity columns taken from an item (no uuid or timestamps), in ``ENTITY_FIELDS`` order."""
     match_key = keys[0] if keys else ""
     alt_key = keys[1] if len(keys) > 1 else None
     if isinstance(item, ServerTrack):
@@ -152,7 +127,7 @@ def entity_values(
 
 
 def link_values(item: ServerItem, path: str | None, tail: str | None) -> tuple[Any, ...]:
-    """``link_fields`` as a tuple in ``LINK_FIELDS`` order."""
+    """The per-server view kept on the link (native name, parent id, path), in ``LINK_FIELDS`` order."""
     if isinstance(item, ServerTrack):
         return (item.title, item.album_id, path, tail)
     if isinstance(item, ServerAlbum):
@@ -160,12 +135,13 @@ def link_values(item: ServerItem, path: str | None, tail: str | None) -> tuple[A
     return (item.name, None, None, None)
 
 
-def link_fields(item: ServerItem, path: str | None) -> dict[str, Any]:
-    """The per-server view kept on the link: native name, parent id, path."""
-    if isinstance(item, ServerArtist):
-        name, parent = item.name, None
-    elif isinstance(item, ServerAlbum):
-        name, parent = item.title, item.artist_id
-    else:
-        name, parent = item.title, item.album_id
-    return {"name": name, "parent_native_id": parent, "path": path, "path_tail": path_tail(path)}
+def entity_fields(
+    item: ServerItem, keys: tuple[str, ...], parents: dict[str, str | None], path: str | None
+) -> dict[str, Any]:
+    """``entity_values`` by column name (for updates)."""
+    return dict(zip(ENTITY_FIELDS[item.kind], entity_values(item, keys, parents, path), strict=True))
+
+
+def link_fields(item: ServerItem, path: str | None, tail: str | None) -> dict[str, Any]:
+    """``link_values`` by column name (for updates)."""
+    return dict(zip(LINK_FIELDS, link_values(item, path, tail), strict=True))

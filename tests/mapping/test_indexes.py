@@ -38,13 +38,6 @@ class _Watched(SnapshotServer):
             yield track
 
 
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    opened = Store.open(db_url)
-    yield opened
-    opened.close()
-
-
 def _sync(store: Store, name: str, tmp_path: Path, **kwargs: Any) -> _Watched:
     adapter = _Watched(store, name, **kwargs)
     sync_server(store, name, Config(tmp_path / "c.json"), SyncOptions(batch_size=20), adapter=adapter)

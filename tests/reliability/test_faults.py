@@ -6,7 +6,6 @@ and a next sync that completes with every item linked exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,13 +30,6 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("lib") / "library.jsonl"
     generate(path, tracks=TRACKS, albums=ALBUMS, artists=ARTISTS, seed=21)
     return path
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    opened = Store.open(db_url)
-    yield opened
-    opened.close()
 
 
 def _run(store: Store, fake: FakeJellyfin, tmp_path: Path, *, timeout: float = 5.0, full: bool = True) -> object:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.gen_library import generate
@@ -40,13 +41,19 @@ def test_noisy_twin_merges_into_the_same_uuids(idmap: Invoke, tmp_path: Path, db
     assert second["merged"] + second["new"] == 3380
 
 
-def _sync_both(idmap: Invoke, plex: str, jelly: str) -> None:
-    """Add the two snapshot servers and sync them in that order."""
+def _sync_both(idmap: Invoke, plex: str, jelly: str, db_url: str) -> Callable[[str, str], bool]:
+    """Add the two snapshot servers and sync them in that order; returns ``same(jelly id, plex id)``."""
     for name, url in (("plex", plex), ("jelly", jelly)):
         assert idmap("servers", "add", "snapshot", name, "--url", url).exit_code == 0
     for name in ("plex", "jelly"):
         result = idmap("sync", name)
         assert result.exit_code == 0, result.output
+
+    def same(jelly_id: str, plex_id: str) -> bool:
+        with IdMap.open(db_url) as api:
+            return api.lookup("jelly", jelly_id) == api.lookup("plex", plex_id)
+
+    return same
 
 
 def _snapshot(path: Path, objects: list[dict[str, object]]) -> str:
@@ -79,11 +86,10 @@ def test_a_typo_in_the_title_is_found_by_position(idmap: Invoke, tmp_path: Path,
         {"kind": "track", "id": "T3", "name": "Fait Accompli", "artist_id": "A", "album_id": "L",
          "track_number": 3, "duration_ms": 201_000},
     ])  # fmt: skip
-    _sync_both(idmap, plex, jelly)
-    with IdMap.open(db_url) as api:
-        assert api.lookup("jelly", "T1") == api.lookup("plex", "t1")
-        assert api.lookup("jelly", "T2") == api.lookup("plex", "t2")
-        assert api.lookup("jelly", "T3") != api.lookup("plex", "t3")
+    same = _sync_both(idmap, plex, jelly, db_url)
+    assert same("T1", "t1")
+    assert same("T2", "t2")
+    assert not same("T3", "t3")
 
 
 def test_an_artist_folded_into_the_title_leads_to_that_artists_tracks(
@@ -102,10 +108,9 @@ def test_an_artist_folded_into_the_title_leads_to_that_artists_tracks(
         {"kind": "track", "id": "T1", "name": "Curve - Cilpped", "duration_ms": 255_000},
         {"kind": "track", "id": "T2", "name": "Curve - Fait Accompli", "duration_ms": 242_400},
     ])  # fmt: skip
-    _sync_both(idmap, plex, jelly)
-    with IdMap.open(db_url) as api:
-        assert api.lookup("jelly", "T1") == api.lookup("plex", "t1")
-        assert api.lookup("jelly", "T2") != api.lookup("plex", "t2")
+    same = _sync_both(idmap, plex, jelly, db_url)
+    assert same("T1", "t1")
+    assert not same("T2", "t2")
 
 
 def test_an_album_named_in_the_title_leads_to_that_albums_tracks(idmap: Invoke, tmp_path: Path, db_url: str) -> None:
@@ -125,10 +130,9 @@ def test_an_album_named_in_the_title_leads_to_that_albums_tracks(idmap: Invoke, 
         {"kind": "track", "id": "T2", "name": "Iceblink Luck (Heaven or Las Vegas)", "artist_id": "A",
          "track_number": 2, "duration_ms": 195_000},
     ])  # fmt: skip
-    _sync_both(idmap, plex, jelly)
-    with IdMap.open(db_url) as api:
-        assert api.lookup("jelly", "T1") == api.lookup("plex", "t1")
-        assert api.lookup("jelly", "T2") != api.lookup("plex", "t2")
+    same = _sync_both(idmap, plex, jelly, db_url)
+    assert same("T1", "t1")
+    assert not same("T2", "t2")
 
 
 def test_stored_artist_title_tracks_are_found_from_the_artist(idmap: Invoke, tmp_path: Path, db_url: str) -> None:
@@ -147,10 +151,9 @@ def test_stored_artist_title_tracks_are_found_from_the_artist(idmap: Invoke, tmp
         {"kind": "track", "id": "T2", "name": "Daydreaming", "artist_id": "A", "track_number": 2,
          "duration_ms": 288_000},
     ])  # fmt: skip
-    _sync_both(idmap, plex, jelly)
-    with IdMap.open(db_url) as api:
-        assert api.lookup("jelly", "T1") == api.lookup("plex", "t1")
-        assert api.lookup("jelly", "T2") != api.lookup("plex", "t2")
+    same = _sync_both(idmap, plex, jelly, db_url)
+    assert same("T1", "t1")
+    assert not same("T2", "t2")
 
 
 def test_a_typo_in_every_name_is_found_by_the_album_keys_prefix(idmap: Invoke, tmp_path: Path, db_url: str) -> None:
@@ -166,9 +169,8 @@ def test_a_typo_in_every_name_is_found_by_the_album_keys_prefix(idmap: Invoke, t
         {"kind": "track", "id": "T1", "name": "Bonnie Lass o Bon Accord", "artist_id": "A", "album_id": "L",
          "track_number": 3, "duration_ms": 250_000},
     ])  # fmt: skip
-    _sync_both(idmap, plex, jelly)
-    with IdMap.open(db_url) as api:
-        assert api.lookup("jelly", "T1") == api.lookup("plex", "t1")
+    same = _sync_both(idmap, plex, jelly, db_url)
+    assert same("T1", "t1")
 
 
 def test_a_typo_and_another_numbering_are_found_on_an_album_of_the_same_name(
@@ -190,7 +192,6 @@ def test_a_typo_and_another_numbering_are_found_on_an_album_of_the_same_name(
         # Another song of that edition: never merged.
         {"kind": "track", "id": "T9", "name": "Into the White", "album_id": "L", "track_number": 15},
     ])  # fmt: skip
-    _sync_both(idmap, plex, jelly)
-    with IdMap.open(db_url) as api:
-        assert api.lookup("jelly", "T2") == api.lookup("plex", "t2")
-        assert api.lookup("jelly", "T9") not in (api.lookup("plex", "t1"), api.lookup("plex", "t2"))
+    same = _sync_both(idmap, plex, jelly, db_url)
+    assert same("T2", "t2")
+    assert not same("T9", "t1") and not same("T9", "t2")

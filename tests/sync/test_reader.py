@@ -41,13 +41,12 @@ class _Probe(SnapshotServer):
 
 
 @pytest.fixture
-def store(db_url: str, tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(db_url)
+def store(store: Store, tmp_path: Path) -> Store:
+    """The shared store, with a server "home" reading a generated library."""
     library = tmp_path / "home.jsonl"
     generate(library, tracks=500, albums=40, artists=10, seed=4)
-    opened.add_server("home", "snapshot", str(library), {})
-    yield opened
-    opened.close()
+    store.add_server("home", "snapshot", str(library), {})
+    return store
 
 
 def _sync(store: Store, tmp_path: Path, how: str = "") -> Path:
