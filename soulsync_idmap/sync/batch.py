@@ -32,7 +32,7 @@ from ..matching import (
     score_tracks,
 )
 from ..servers.base import ServerAlbum, ServerArtist, ServerItem, ServerTrack
-from .candidates import Incoming, Record, find_candidates
+from .candidates import STAGES, Incoming, Record, find_candidates
 from .rows import (
     ENTITY_FIELDS,
     LINK_FIELDS,
@@ -303,18 +303,19 @@ class BatchWriter:
     def _match(
         self, conn: Connection, incoming: list[Incoming]
     ) -> tuple[list[str | None], list[tuple[int, str, MatchScore]]]:
-        """Strong blocks first (ids, same file, same parent); name keys only for what is left.
+        """Strong evidence first (ids, the same file), then the same parent, then name keys.
 
-        Most items of a library that another server already holds find their entity under
-        the already-merged album or artist; the name-key query, whose buckets grow with the
-        library ("Intro", "Untitled"), then runs for the remainder only.
+        Each stage searches only for the items the earlier ones left undecided: most items
+        of a library that another server already holds are decided by their ids or file,
+        and the name-key query, whose buckets grow with the library ("Intro", "Untitled"),
+        runs for the remainder only.
         """
-        tiers, rows = find_candidates(conn, self.kind, self.server_id, incoming, by_keys=False)
         scored: list[dict[str, MatchScore]] = [{} for _ in incoming]
         targets: list[str | None] = [None] * len(incoming)
         best: list[tuple[str, Verdict] | None] = [None] * len(incoming)
         claimed: set[str] = set()
         records: dict[str, Any] = {}
+        rows: dict[str, Any] = {}
 
         def decide(index: int, item_tiers: list[list[str]]) -> None:
             inc, seen = incoming[index], scored[index]
@@ -334,16 +335,15 @@ class BatchWriter:
                     targets[index] = uuids[pick[0]]
                     return
 
-        for index, item_tiers in enumerate(tiers):
-            decide(index, item_tiers)
-        rest = [i for i in range(len(incoming)) if targets[i] is None]
-        if rest:
-            more, more_rows = find_candidates(
-                conn, self.kind, self.server_id, [incoming[i] for i in rest], by_keys=True
-            )
+        rest = list(range(len(incoming)))
+        for stage in STAGES:
+            if not rest:
+                break
+            tiers, more_rows = find_candidates(conn, self.kind, self.server_id, [incoming[i] for i in rest], stage)
             rows.update(more_rows)
-            for index, item_tiers in zip(rest, more, strict=True):
+            for index, item_tiers in zip(rest, tiers, strict=True):
                 decide(index, item_tiers)
+            rest = [i for i in rest if targets[i] is None]
         proposals: list[tuple[int, str, MatchScore]] = []
         for index, pick in enumerate(best):
             if targets[index] is None and pick is not None and pick[1] == "review" and pick[0] not in claimed:

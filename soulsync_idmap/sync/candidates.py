@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from rapidfuzz import fuzz
 from sqlalchemy import Connection, Row, and_, or_, select
@@ -31,8 +31,9 @@ from ..matching import (
     title_suffixes,
 )
 from ..servers.base import ServerItem
+from .rows import ENTITY_FIELDS
 
-__all__ = ["Incoming", "find_candidates"]
+__all__ = ["STAGES", "Incoming", "Stage", "find_candidates"]
 
 Record = ArtistRecord | AlbumRecord | TrackRecord
 PER_KEY_CAP = 200
@@ -64,77 +65,109 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
 
 
 def _rows_where(conn: Connection, kind: str, column: str, values: set[Any]) -> list[Row[Any]]:
-    """Whole entity rows whose ``column`` is one of ``values``."""
-    return _select_in(conn, kind, tuple(table(kind).c.keys()), column, values)
+    """Entity rows whose ``column`` is one of ``values``: the columns matching reads, no timestamps."""
+    return _select_in(conn, kind, ROW_COLUMNS[kind], column, values)
+
+
+# What scoring and candidate tiers read of a stored entity (converting its timestamps is a third of a fetch).
+ROW_COLUMNS = {kind: ("uuid", *fields) for kind, fields in ENTITY_FIELDS.items()}
+Stage = Literal["strong", "parent", "keys"]
+STAGES: tuple[Stage, ...] = ("strong", "parent", "keys")
 
 
 def find_candidates(
-    conn: Connection, kind: str, server_id: int, batch: Sequence[Incoming], by_keys: bool
+    conn: Connection, kind: str, server_id: int, batch: Sequence[Incoming], stage: Stage
 ) -> tuple[list[list[list[str]]], dict[str, Row[Any]]]:
     """Per incoming item, candidate UUIDs in tiers (strongest evidence first); the rows by UUID.
 
-    Tiers: equal ids or the same file; same parent and same track number or key; the
-    rest. The writer scores tier by tier and stops at the first sure match.
+    The writer asks stage by stage, each for the items the earlier ones left undecided,
+    and scores tier by tier, stopping at the first sure match:
 
-    ``by_keys=False``: exact ids, the same file, the same parent. ``by_keys=True``: equal
-    blocking keys (at most PER_KEY_CAP entities per key).
+    - ``strong``: equal MusicBrainz id or ISRC, the same file (one tier);
+    - ``parent``: tracks of the resolved album (those at the same track number or with a
+      shared key first), albums of the resolved artist;
+    - ``keys``: equal blocking keys (at most PER_KEY_CAP entities per key) and, for tracks,
+      the positional siblings (``_positional_siblings``).
+
+    Most items of a library another server already holds are decided by the first stage,
+    so the album's other tracks are neither fetched nor scored for them.
     """
     rows: dict[str, Row[Any]] = {}
     by: dict[str, dict[Any, list[str]]] = defaultdict(lambda: defaultdict(list))
 
-    def index(column: str, values: set[Any], cap: int | None = None) -> None:
-        for row in _rows_where(conn, kind, column, values):
-            rows[row.uuid] = row
-            bucket = by[column][getattr(row, column)]
+    def index(column: str, values: set[Any], cap: int | None = None, whole: bool = False) -> None:
+        # UUIDs only, unless the tiers need the row (``whole``): the other rows are fetched
+        # once, at the end, for the candidates not linked here already.
+        found: list[tuple[str, Any, Row[Any] | None]]
+        if whole:
+            found = [(row.uuid, getattr(row, column), row) for row in _rows_where(conn, kind, column, values)]
+        else:
+            light = _select_in(conn, kind, ("uuid", column), column, values)
+            found = [(r.uuid, getattr(r, column), None) for r in light]
+        for uuid, value, row in found:
+            if row is not None:
+                rows[uuid] = row
+            bucket = by[column][value]
             if cap is None or len(bucket) < cap:
-                bucket.append(row.uuid)
+                bucket.append(uuid)
 
     positional: list[list[str]] = [[] for _ in batch]
-    if by_keys:
+    if stage == "strong":
+        index("mbid", {inc.item.mbid for inc in batch if inc.item.mbid})
+        if kind == "track":
+            index("isrc", {getattr(inc.item, "isrc", None) for inc in batch} - {None})
+            _index_paths(conn, batch, by)
+    elif stage == "parent":
+        if kind == "track":
+            index("album_uuid", {inc.parents["album"] for inc in batch if inc.parents.get("album")}, whole=True)
+        elif kind == "album":
+            index("artist_uuid", {inc.parents["artist"] for inc in batch if inc.parents.get("artist")})
+    else:
         keys = {key for inc in batch for key in inc.keys}
         index("match_key", keys, cap=PER_KEY_CAP)
         index("alt_key", keys, cap=PER_KEY_CAP)
         if kind == "track":
-            positional = _positional_siblings(conn, batch, rows)
-    else:
-        index("mbid", {inc.item.mbid for inc in batch if inc.item.mbid})
-        if kind == "track":
-            index("isrc", {getattr(inc.item, "isrc", None) for inc in batch} - {None})
-            index("album_uuid", {inc.parents["album"] for inc in batch if inc.parents.get("album")})
-            _index_paths(conn, server_id, batch, rows, by)
-        elif kind == "album":
-            index("artist_uuid", {inc.parents["artist"] for inc in batch if inc.parents.get("artist")})
+            positional = _positional_siblings(conn, batch)
 
     per_item: list[list[list[str]]] = []
-    for inc in batch:
-        strong: dict[str, None] = {}
-        close: dict[str, None] = {}
-        rest: dict[str, None] = {}
-        if inc.item.mbid:
-            strong.update(dict.fromkeys(by["mbid"].get(inc.item.mbid, [])))
-        if kind == "track":
-            isrc: str | None = getattr(inc.item, "isrc", None)
-            if isrc:
-                strong.update(dict.fromkeys(by["isrc"].get(isrc, [])))
-            if inc.tail:
-                strong.update(dict.fromkeys(by["path_tail"].get(inc.tail, [])))
-            if inc.parents.get("album"):
+    for inc, near_here in zip(batch, positional, strict=True):
+        if stage == "strong":
+            strong: dict[str, None] = {}
+            if inc.item.mbid:
+                strong.update(dict.fromkeys(by["mbid"].get(inc.item.mbid, [])))
+            if kind == "track":
+                isrc: str | None = getattr(inc.item, "isrc", None)
+                if isrc:
+                    strong.update(dict.fromkeys(by["isrc"].get(isrc, [])))
+                if inc.tail:
+                    strong.update(dict.fromkeys(by["path_tail"].get(inc.tail, [])))
+            per_item.append([list(strong)])
+        elif stage == "parent":
+            close: dict[str, None] = {}
+            rest: dict[str, None] = {}
+            if kind == "track" and inc.parents.get("album"):
                 siblings = _same_album(inc, by["album_uuid"].get(inc.parents["album"], []), rows)
                 number = getattr(inc.item, "track_number", None)
-                keys = set(inc.keys)
+                item_keys = set(inc.keys)
                 for u in siblings:
                     row = rows[u]
-                    near = (number is not None and row.track_number == number) or row.match_key in keys
-                    (close if near or row.alt_key in keys else rest)[u] = None
-        elif kind == "album" and inc.parents.get("artist"):
-            rest.update(dict.fromkeys(by["artist_uuid"].get(inc.parents["artist"], [])))
-        for key in inc.keys:
-            rest.update(dict.fromkeys(by["match_key"].get(key, [])))
-            rest.update(dict.fromkeys(by["alt_key"].get(key, [])))
-        rest.update(dict.fromkeys(positional[len(per_item)]))
-        per_item.append([list(strong), list(close), list(rest)])
+                    near = (number is not None and row.track_number == number) or row.match_key in item_keys
+                    (close if near or row.alt_key in item_keys else rest)[u] = None
+            elif kind == "album" and inc.parents.get("artist"):
+                rest.update(dict.fromkeys(by["artist_uuid"].get(inc.parents["artist"], [])))
+            per_item.append([list(close), list(rest)])
+        else:
+            found: dict[str, None] = {}
+            for key in inc.keys:
+                found.update(dict.fromkeys(by["match_key"].get(key, [])))
+                found.update(dict.fromkeys(by["alt_key"].get(key, [])))
+            found.update(dict.fromkeys(near_here))
+            per_item.append([list(found)])
 
-    taken = _linked_here(conn, server_id, kind, {u for tiers in per_item for tier in tiers for u in tier})
+    candidates = {u for tiers in per_item for tier in tiers for u in tier}
+    taken = _linked_here(conn, server_id, kind, candidates)
+    for row in _rows_where(conn, kind, "uuid", candidates - taken - rows.keys()):
+        rows[row.uuid] = row
     return [[[u for u in tier if u not in taken and u in rows] for tier in tiers] for tiers in per_item], rows
 
 
@@ -155,7 +188,7 @@ def _same_album(inc: Incoming, uuids: list[str], rows: dict[str, Row[Any]]) -> l
     ][:PER_KEY_CAP]  # fmt: skip
 
 
-def _positional_siblings(conn: Connection, batch: Sequence[Incoming], rows: dict[str, Row[Any]]) -> list[list[str]]:
+def _positional_siblings(conn: Connection, batch: Sequence[Incoming]) -> list[list[str]]:
     """Per track, stored tracks by the same artist or on an album of the same name, at its position.
 
     What a typo in the title hides from the name keys ("Pruple Sky", "Denil"), and what an
@@ -204,7 +237,6 @@ def _positional_siblings(conn: Connection, batch: Sequence[Incoming], rows: dict
             named[id(inc)] = name
     folded = _folded_tracks(conn, set(named.values()), light)
     found: list[list[str]] = []
-    wanted: set[str] = set()
     for inc in batch:
         record = inc.record
         assert isinstance(record, TrackRecord)
@@ -217,10 +249,7 @@ def _positional_siblings(conn: Connection, batch: Sequence[Incoming], rows: dict
         # On an album of the same name, a near-equal title is enough: a typo and another numbering.
         picked += [row.uuid for row in shelf if _same_position(record, row) or _near_title(inc.keys, row)]
         picked = list(dict.fromkeys(picked))[:PER_KEY_CAP]
-        wanted.update(picked)
         found.append(picked)
-    for row in _rows_where(conn, "track", "uuid", wanted - rows.keys()):
-        rows[row.uuid] = row
     return found
 
 
@@ -320,27 +349,17 @@ def _select_in(conn: Connection, kind: str, columns: Sequence[str], column: str,
     return out
 
 
-def _index_paths(
-    conn: Connection,
-    server_id: int,
-    batch: Sequence[Incoming],
-    rows: dict[str, Row[Any]],
-    by: dict[str, dict[Any, list[str]]],
-) -> None:
+def _index_paths(conn: Connection, batch: Sequence[Incoming], by: dict[str, dict[Any, list[str]]]) -> None:
     tails = sorted({inc.tail for inc in batch if inc.tail})
     if not tails:
         return
     link = table("link")
-    wanted: set[str] = set()
     for chunk in _chunks(tails):
         query = select(link.c.uuid, link.c.path_tail).where(
             link.c.kind == "track", link.c.path_tail.in_(one_array(conn, chunk))
         )
         for uuid, tail in conn.execute(query):
             by["path_tail"][tail].append(uuid)
-            wanted.add(uuid)
-    for row in _rows_where(conn, "track", "uuid", wanted - rows.keys()):
-        rows[row.uuid] = row
 
 
 def _linked_here(conn: Connection, server_id: int, kind: str, uuids: set[str]) -> set[str]:
