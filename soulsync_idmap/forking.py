@@ -65,15 +65,17 @@ def _enter(target: Callable[..., None], sender: Connection, args: tuple[Any, ...
     target(sender, *args)
 
 
-def start(target: Callable[..., None], *args: Any, name: str) -> tuple[Connection, BaseProcess]:
+def start(target: Callable[..., None], *args: Any, name: str, daemon: bool = True) -> tuple[Connection, BaseProcess]:
     """Fork a process running ``target(sender, *args)``; returns the pipe's receiving end and the process.
 
     The child's inherited descriptors are detached first; the parent closes its copy of the
-    sending end, so the child's exit is the receiver's end of file.
+    sending end, so the child's exit is the receiver's end of file. A process that starts
+    processes of its own must not be a ``daemon`` (multiprocessing forbids it); its caller
+    ends it.
     """
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_enter, args=(target, sender, args), name=name, daemon=True)
+    process = context.Process(target=_enter, args=(target, sender, args), name=name, daemon=daemon)
     process.start()
     sender.close()
     return receiver, process

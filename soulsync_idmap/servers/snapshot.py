@@ -17,11 +17,12 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 from ..errors import SnapshotError, Unsupported
 from ..forking import Forked, can_fork
@@ -234,11 +235,12 @@ class _LineReader:
         return parsed
 
 
-def _open(path: str | os.PathLike[str]) -> TextIO:
+def _open(path: str | os.PathLike[str]) -> BinaryIO:
+    # Read as bytes, each line decoded on its own: a bad byte is reported at its line, and
+    # lines end at "\n" only (a "\r\n" line keeps its "\r", which JSON takes as space),
+    # as in the light pass, so line numbers agree between the readers.
     try:
-        # Lines end at "\n" only (a "\r\n" line keeps its "\r", which JSON takes as space): the
-        # light pass reads bytes, and line numbers must agree between the two readers.
-        return open(path, encoding="utf-8", errors="strict", newline="\n")
+        return open(path, "rb")
     except FileNotFoundError:
         raise SnapshotError("file not found", path=str(path)) from None
     except IsADirectoryError:
@@ -263,22 +265,7 @@ def read_snapshot(
     With ``lines``, only those line numbers (1-based) are read. ``names`` (artist and
     album names by id) fill in the parent names of items that give only the parent's id.
     """
-    reader = _LineReader(str(path), names)
-    with _open(path) as handle:
-        lineno = 0
-        try:
-            for lineno, raw in enumerate(handle, start=1):
-                if lines is not None and lineno not in lines:
-                    continue
-                if kinds is not None:
-                    sniff = _KIND_SNIFF.search(raw)
-                    if sniff is not None and sniff.group(1) not in kinds:
-                        continue
-                item = reader.parse(raw, lineno)
-                if item is not None:
-                    yield item
-        except UnicodeDecodeError:
-            raise SnapshotError("not valid UTF-8", path=str(path), line=lineno + 1) from None
+    return _read_range(path, 0, None, kinds, names, lines)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -435,16 +422,22 @@ KEEP_ALBUMS = 500_000  # albums a full read holds between its artists-and-albums
 SPLIT_BYTES = 32 * 1024 * 1024  # from this size on, the light pass reads two halves at once
 
 
-def _halfway(path: Path, size: int) -> int | None:
-    """The byte offset of the first line starting after the middle of the file."""
+def _line_after(path: Path, position: int) -> int | None:
+    """The byte offset of the first line starting after ``position``."""
     try:
         with open(path, "rb") as handle:
-            handle.seek(size // 2)
+            size = os.fstat(handle.fileno()).st_size
+            handle.seek(position)
             handle.readline()
             offset = handle.tell()
     except OSError:
         return None
     return offset if 0 < offset < size else None
+
+
+def _halfway(path: Path, size: int) -> int | None:
+    """The byte offset of the first line starting after the middle of the file."""
+    return _line_after(path, size // 2)
 
 
 def _scan_part(path: Path, start: int, end: int | None, cutoff: str, watch: bool) -> _Part:
@@ -487,6 +480,54 @@ def _scan_part(path: Path, start: int, end: int | None, cutoff: str, watch: bool
 # Changed lines kept in memory by the light pass, so that reading them needs no second
 # pass over the file; beyond this many (a first run, a file without stamps) it re-reads.
 KEEP_CHANGED_LINES = 20_000
+
+
+def _read_range(
+    path: str | os.PathLike[str],
+    start: int,
+    end: int | None,
+    kinds: frozenset[str] | None,
+    names: tuple[dict[str, str], dict[str, str]] | None,
+    lines: set[int] | None = None,
+) -> Iterator[ServerItem]:
+    """The items on the lines from byte ``start`` (a line start) to ``end`` (see ``read_snapshot``).
+
+    Line numbers are the file's: the lines before ``start`` are counted first (bytes, no
+    decoding).
+    """
+    with _open(path) as handle:
+        lineno = 0
+        while start and handle.tell() < start:
+            chunk = handle.read(min(1 << 20, start - handle.tell()))
+            if not chunk:
+                break
+            lineno += chunk.count(b"\n")
+        reader = _LineReader(str(path), names)
+        position = start
+        for data in handle:
+            if end is not None and position >= end:
+                break
+            position += len(data)
+            lineno += 1
+            if lines is not None and lineno not in lines:
+                continue
+            try:
+                raw = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise SnapshotError("not valid UTF-8", path=str(path), line=lineno) from None
+            if kinds is not None:
+                sniff = _KIND_SNIFF.search(raw)
+                if sniff is not None and sniff.group(1) not in kinds:
+                    continue
+            item = reader.parse(raw, lineno)
+            if item is not None:
+                yield item
+
+
+def _read_tracks(
+    path: Path, start: int, end: int | None, names: tuple[dict[str, str], dict[str, str]]
+) -> Iterator[ServerTrack]:
+    return only(_read_range(path, start, end, frozenset({"track"}), names), ServerTrack)
 
 
 class SnapshotServer:
@@ -578,6 +619,26 @@ class SnapshotServer:
 
     def iter_tracks(self) -> Iterator[ServerTrack]:
         return only(self._items("track"), ServerTrack)
+
+    def track_parts(self, count: int) -> list[Callable[[], Iterator[ServerTrack]]]:
+        """A full read's tracks in up to ``count`` parts of the file, for readers running at once.
+
+        Called after the artists and albums were read (their names fill in the tracks').
+        A file under SPLIT_BYTES is one part. A track id repeated in two parts is not seen
+        as a duplicate by either reader (the writer takes the later one as a change).
+        """
+        size = self._file_key()[1]
+        cuts: list[int] = []
+        if count > 1 and size >= SPLIT_BYTES:
+            for index in range(1, count):
+                cut = _line_after(self.path, size * index // count)
+                if cut is not None and (not cuts or cut > cuts[-1]):
+                    cuts.append(cut)
+        if not cuts:
+            return [self.iter_tracks]
+        names = self._names()
+        bounds = list(zip([0, *cuts], [*cuts, None], strict=True))
+        return [partial(_read_tracks, self.path, start, end, names) for start, end in bounds]
 
     def unchanged_since(self, watermark: datetime) -> bool:
         """True when the file was not modified after ``watermark``: nothing changed or left."""

@@ -32,12 +32,13 @@ from ..matching import Thresholds
 from ..servers import KINDS, MediaServer, ServerItem, open_server
 from .batch import BatchWriter, Counts
 from .lock import SyncLock
-from .reader import read_ahead
+from .reader import Parts, read_ahead
 
 __all__ = ["SyncOptions", "SyncResult", "ingest", "sync_server", "sync_servers"]
 
 log = logging.getLogger(__name__)
-Seen = dict[str, list[tuple[str, ...]]]  # native ids listed, per kind, a tuple per batch
+Seen = dict[str, list[tuple[int, tuple[str, ...]]]]  # native ids listed, per kind: (part, ids) per batch
+READER_PARTS = 2  # readers of a large snapshot file's tracks at once (sync/reader.py)
 Progress = Callable[[str, str, int], None]  # (server, phase, items done in phase)
 
 
@@ -126,17 +127,18 @@ class _Run:
 
     def ingest(
         self, source: Callable[[], Iterable[ServerItem]], phase: str | None, seen: Seen | None,
-        *, forkable: bool = False, first: bool = False,
+        *, forkable: bool = False, first: bool = False, parts: Parts | None = None,
     ) -> None:  # fmt: skip
         """Write the items of ``source()``, read ahead (in a process when the adapter is ``forkable``).
 
         On a server's ``first`` sync every item is inserted: its keys are worked out ahead, by the reader.
         Without a ``phase`` name, progress is reported per kind ("artists", "albums", "tracks").
+        ``parts``: see ``read_ahead``.
         """
         done: dict[str, int] = {}
         written: dict[str, int] = {}  # batches per kind
-        batches = read_ahead(source, self.options.batch_size, self.path_map, keys=first, forkable=forkable)
-        for batch in batches:
+        batches = read_ahead(source, self.options.batch_size, self.path_map, keys=first, forkable=forkable, parts=parts)
+        for part, batch in batches:
             kind = batch[0].item.kind
             with self.store.begin() as conn:
                 self.writer(kind).write(conn, batch, self.now)
@@ -148,7 +150,7 @@ class _Run:
             if seen is not None:
                 # a tuple of strings per batch: the garbage collector stops tracking it, where a
                 # list of a million ids would be walked by every full collection
-                seen[kind].append(tuple(p.item.native_id for p in batch))
+                seen[kind].append((part, tuple(p.item.native_id for p in batch)))
             if self.progress:
                 self.progress(self.server.name, name, number)
 
@@ -173,21 +175,28 @@ class _Run:
         try:
             # One read-ahead for the three kinds: the reader goes on to the albums while the
             # writer finishes the artists (parents still arrive first).
+            # A forked reader reads a large file's tracks in parts at once (``track_parts``).
             adapter = self.adapter
+            forkable = bool(getattr(adapter, "forkable", False))
+            track_parts = getattr(adapter, "track_parts", None) if forkable else None
 
             def every() -> Iterator[ServerItem]:
                 yield from adapter.iter_artists()
                 yield from adapter.iter_albums()
-                yield from adapter.iter_tracks()
+                if track_parts is None:
+                    yield from adapter.iter_tracks()
 
-            self.ingest(every, None, seen, forkable=bool(getattr(adapter, "forkable", False)), first=first)
+            parts = (lambda: track_parts(READER_PARTS)) if track_parts is not None else None
+            self.ingest(every, None, seen, forkable=forkable, first=first, parts=parts)
         finally:
             if deferred:
                 if self.progress:
                     self.progress(self.server.name, "building indexes", 0)
                 restore_indexes(self.store.engine)
         for kind in KINDS:
-            self.mark_gone(kind, [native_id for part in seen[kind] for native_id in part])
+            # in the server's order: parts one after the other (the listing digest compares orders)
+            ordered = sorted(seen[kind], key=lambda entry: entry[0])
+            self.mark_gone(kind, [native_id for _, ids in ordered for native_id in ids])
 
     def incremental(self, watermark: datetime) -> None:
         since = watermark - self.options.watermark_margin

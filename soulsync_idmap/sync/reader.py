@@ -19,9 +19,11 @@ import logging
 import pickle
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_for
+from multiprocessing.process import BaseProcess
 from typing import TypeVar
 
 from ..errors import IdmapError
@@ -107,13 +109,29 @@ def _prepared(
     return (prepare(batch, path_map, keys=keys) for batch in batches(source(), size))
 
 
+Parts = Callable[[], Sequence[Callable[[], Iterable[ServerItem]]]]
+
+
 def read_ahead(
-    source: Callable[[], Iterable[ServerItem]], size: int, path_map: PathMap, *, keys: bool, forkable: bool
-) -> Iterator[list[Prepared]]:
-    """Prepared batches of ``source()``, read in a forked process where that is safe."""
+    source: Callable[[], Iterable[ServerItem]], size: int, path_map: PathMap, *, keys: bool, forkable: bool,
+    parts: Parts | None = None,
+) -> Iterator[tuple[int, list[Prepared]]]:  # fmt: skip
+    """Prepared batches of ``source()``, read in a forked process where that is safe; each with its part.
+
+    ``parts``, asked once ``source()`` is exhausted, gives the sources of the rest (the
+    tracks of a large file in two halves, say): in a forked reader each part beyond the
+    first has a reader process of its own, all at once; batches say which part they come
+    from (``source()`` is part 0), so the caller can put what it collects back in order.
+    """
     if forkable and can_fork():
-        return _in_process(source, size, path_map, keys)
-    return prefetch(_prepared(source, size, path_map, keys))
+        return _in_process(source, size, path_map, keys, parts)
+
+    def chained() -> Iterator[tuple[int, list[Prepared]]]:
+        yield from ((0, batch) for batch in _prepared(source, size, path_map, keys))
+        for index, part in enumerate(parts() if parts is not None else ()):
+            yield from ((index, batch) for batch in _prepared(part, size, path_map, keys))
+
+    return prefetch(chained())
 
 
 class _PipeLog(logging.Handler):
@@ -128,8 +146,11 @@ class _PipeLog(logging.Handler):
         self.sender.send_bytes(pickle.dumps(("log", record)))
 
 
+_DONE_MESSAGE = pickle.dumps(("done", None))
+
+
 def _child(sender: Connection, source: Callable[[], Iterable[ServerItem]], size: int, path_map: PathMap,
-           keys: bool) -> None:  # fmt: skip
+           keys: bool, parts: Parts | None, part: int = 0) -> None:  # fmt: skip
     # Every record goes to the writer, which hands it to its own handlers.
     loggers = [
         logging.getLogger(),
@@ -140,11 +161,17 @@ def _child(sender: Connection, source: Callable[[], Iterable[ServerItem]], size:
             logger.removeHandler(handler)
         logger.propagate = True
     logging.getLogger().addHandler(_PipeLog(sender))
+    helpers: list[tuple[Connection, BaseProcess]] = []
     try:
-        for batch in _prepared(source, size, path_map, keys):
-            message = ("batch", (batch[0].item.kind, [p.wire() for p in batch]))
-            sender.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
-        sender.send_bytes(pickle.dumps(("done", None)))
+        _send(sender, source, size, path_map, keys, part)
+        if parts is not None:
+            sources = list(parts())
+            for index, later in enumerate(sources[1:], start=1):
+                helpers.append(start(_child, later, size, path_map, keys, None, index, name="idmap-reader"))
+            if sources:
+                _send(sender, sources[0], size, path_map, keys, part, helpers)
+            _relay(helpers, sender, wait=True)
+        sender.send_bytes(_DONE_MESSAGE)
     except (BrokenPipeError, ConnectionResetError):
         pass  # the writer went away
     except BaseException as exc:
@@ -152,12 +179,50 @@ def _child(sender: Connection, source: Callable[[], Iterable[ServerItem]], size:
             sender.send_bytes(pickled_error(exc))
     finally:
         sender.close()
+        for receiver, process in helpers:
+            receiver.close()
+            if process.is_alive():
+                process.terminate()
+            process.join(timeout=5)
+
+
+def _send(sender: Connection, source: Callable[[], Iterable[ServerItem]], size: int, path_map: PathMap,
+          keys: bool, part: int, helpers: list[tuple[Connection, BaseProcess]] | None = None) -> None:  # fmt: skip
+    """Each prepared batch of ``source()`` down the pipe; between two, what the helpers have ready."""
+    for batch in _prepared(source, size, path_map, keys):
+        message = ("batch", (batch[0].item.kind, part, [p.wire() for p in batch]))
+        sender.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+        if helpers:
+            _relay(helpers, sender, wait=False)
+
+
+def _relay(helpers: list[tuple[Connection, BaseProcess]], sender: Connection, *, wait: bool) -> None:
+    """Pass the part readers' messages on to the writer as they are (pickled bytes), until
+    none is ready (or, with ``wait``, until every part reader is done)."""
+    while helpers:
+        ready = wait_for([receiver for receiver, _ in helpers], timeout=None if wait else 0)
+        if not ready:
+            return
+        for receiver in ready:
+            assert isinstance(receiver, Connection)
+            try:
+                data = receiver.recv_bytes()
+            except EOFError:
+                process = next(p for r, p in helpers if r is receiver)
+                process.join(timeout=5)
+                raise IdmapError(f"a reader process ended unexpectedly (exit code {process.exitcode})") from None
+            if data == _DONE_MESSAGE:
+                helpers[:] = [(r, p) for r, p in helpers if r is not receiver]
+                receiver.close()
+            else:
+                sender.send_bytes(data)
 
 
 def _in_process(
-    source: Callable[[], Iterable[ServerItem]], size: int, path_map: PathMap, keys: bool
-) -> Iterator[list[Prepared]]:
-    receiver, child = start(_child, source, size, path_map, keys, name="idmap-reader")
+    source: Callable[[], Iterable[ServerItem]], size: int, path_map: PathMap, keys: bool, parts: Parts | None
+) -> Iterator[tuple[int, list[Prepared]]]:
+    # not a daemon: it may start part readers (ended below, or by the pipe when the writer dies)
+    receiver, child = start(_child, source, size, path_map, keys, parts, name="idmap-reader", daemon=parts is None)
     try:
         while True:
             try:
@@ -166,8 +231,8 @@ def _in_process(
                 child.join(timeout=5)
                 raise IdmapError(f"the reader process ended unexpectedly (exit code {child.exitcode})") from None
             if tag == "batch":
-                kind, rows = payload
-                yield [Prepared.from_wire(kind, row) for row in rows]
+                kind, part, rows = payload
+                yield part, [Prepared.from_wire(kind, row) for row in rows]
             elif tag == "log":
                 logging.getLogger(payload.name).handle(payload)
             elif tag == "done":

@@ -138,3 +138,54 @@ def test_a_full_read_gives_parents_first_with_their_names(
     tracks = list(server.iter_tracks())
     assert [(t.album_title, t.artist_name) for t in tracks] == [("OK Computer", "Radiohead")]
     assert [a.native_id for a in server.iter_albums()] == ["al1", "al2", "al3", "al4"]  # again: from the file
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_track_parts_read_what_one_pass_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int) -> None:
+    from benchmarks.gen_library import generate
+
+    path = tmp_path / "lib.jsonl"
+    generate(path, tracks=2_000, albums=150, artists=30, seed=9)
+    whole = SnapshotServer(ServerConfig(name="home", kind="snapshot", url=str(path)))
+    list(whole.iter_artists())
+    expected = list(whole.iter_tracks())
+    monkeypatch.setattr(snapshot, "SPLIT_BYTES", 1)
+    server = SnapshotServer(ServerConfig(name="home", kind="snapshot", url=str(path)))
+    list(server.iter_artists())
+    list(server.iter_albums())
+    parts = server.track_parts(count)
+    assert len(parts) == count
+    read = [[t for t in part()] for part in parts]
+    assert all(read)  # every part holds tracks
+    assert [t for part in read for t in part] == expected  # same items, names filled in, file order
+    assert all(t.album_title and t.artist_name for t in expected)
+
+
+def test_a_small_file_is_one_part(tmp_path: Path) -> None:
+    server = _server(tmp_path / "lib.jsonl", [{"kind": "track", "id": "t1", "name": "Airbag"}])
+    assert server.track_parts(2) == [server.iter_tracks]
+
+
+def test_a_later_track_part_reports_errors_with_the_files_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshot, "SPLIT_BYTES", 1)
+    lines = [f'{{"kind":"track","id":"t{i}","name":"Song {i}"}}'.encode() for i in range(40)]
+    lines[30] = b'{"kind":"track"'
+    path = tmp_path / "lib.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    server = SnapshotServer(ServerConfig(name="home", kind="snapshot", url=str(path)))
+    first, second = server.track_parts(2)
+    assert len(list(first())) == 20
+    with pytest.raises(SnapshotError, match=":31: not valid JSON"):
+        list(second())
+
+
+def test_a_full_read_reports_a_bad_byte_at_its_line(tmp_path: Path) -> None:
+    lines = [f'{{"kind":"artist","id":"a{i}","name":"Artist {i}"}}'.encode() for i in range(40)]
+    lines[30] = b'{"kind":"artist","id":"x","name":"\xff"}'
+    path = tmp_path / "lib.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    server = SnapshotServer(ServerConfig(name="home", kind="snapshot", url=str(path)))
+    with pytest.raises(SnapshotError, match=":31: not valid UTF-8"):
+        list(server.iter_artists())

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from benchmarks.gen_library import generate
 from soulsync_idmap.config import Config
 from soulsync_idmap.errors import IdmapError, SnapshotError
 from soulsync_idmap.mapping.store import Store, server_config
+from soulsync_idmap.servers import snapshot
 from soulsync_idmap.servers.base import ServerConfig, ServerTrack
 from soulsync_idmap.servers.snapshot import SnapshotServer
-from soulsync_idmap.sync import SyncOptions, sync_server
+from soulsync_idmap.sync import SyncOptions, reader, sync_server
 from soulsync_idmap.sync.reader import read_ahead
 from tests.sync.test_crash_and_lock import check_invariants
 
@@ -84,8 +89,67 @@ def test_a_writer_that_stops_early_ends_the_reader(tmp_path: Path) -> None:
     generate(library, tracks=5_000, albums=100, artists=20, seed=5)
     adapter = SnapshotServer(ServerConfig(name="lib", kind="snapshot", url=str(library)))
     batches = read_ahead(adapter.iter_tracks, 100, (), keys=True, forkable=True)
-    first = next(batches)
-    assert len(first) == 100 and first[0].keys  # prepared, keys worked out by the reader
+    part, first = next(batches)
+    assert part == 0 and len(first) == 100 and first[0].keys  # prepared, keys worked out by the reader
     assert len(multiprocessing.active_children()) == 1
     batches.close()  # type: ignore[attr-defined]  # a generator: its cleanup ends the reader
     assert multiprocessing.active_children() == []
+
+
+class _Parts(SnapshotServer):
+    """Reads its tracks in two parts; the second part's reader can die."""
+
+    def __init__(self, store: Store, how: str = "") -> None:
+        super().__init__(server_config(store.server("home"), {}))
+        self.how = how
+
+    def track_parts(self, count: int) -> list[Callable[[], Iterator[ServerTrack]]]:
+        first, second = super().track_parts(count)
+
+        def dying() -> Iterator[ServerTrack]:
+            for number, track in enumerate(second()):
+                if number == 100:
+                    os._exit(3)
+                yield track
+
+        return [first, dying if self.how == "die" else second]
+
+
+def _digest(ids: list[str]) -> str:
+    return hashlib.blake2b("\n".join(ids).encode(), digest_size=16).hexdigest()
+
+
+def test_a_large_files_tracks_are_read_in_two_processes_at_once(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshot, "SPLIT_BYTES", 1)
+    started: list[str] = []
+    real_start = reader.start
+
+    def noting_start(*args: Any, **kwargs: Any) -> Any:
+        started.append(kwargs["name"])
+        return real_start(*args, **kwargs)
+
+    monkeypatch.setattr(reader, "start", noting_start)
+    sync_server(store, "home", Config(tmp_path / "c.json"), SyncOptions(batch_size=50), adapter=_Parts(store))
+    assert started == ["idmap-reader"]  # the part reader is started by the reader, not here
+    assert check_invariants(store.url) == {"artist": 10, "album": 40, "track": 500}
+    # the listing is kept in the file's order, whichever part's batches came first
+    library = Path(store.server("home").url)
+    in_file = [json.loads(line)["id"] for line in library.read_text().splitlines() if '"track"' in line]
+    with store.begin() as conn:
+        stored = json.loads(conn.execute(text("SELECT listing_digest FROM server WHERE name = 'home'")).scalar_one())
+    assert stored["track"] == [_digest(in_file), 500]
+
+
+def test_a_part_reader_that_dies_is_a_clear_error_and_the_next_sync_completes(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshot, "SPLIT_BYTES", 1)
+    config = Config(tmp_path / "c.json")
+    with pytest.raises(IdmapError, match=r"reader process ended unexpectedly \(exit code 3\)"):
+        sync_server(store, "home", config, SyncOptions(batch_size=50), adapter=_Parts(store, how="die"))
+    check_invariants(store.url)
+    assert multiprocessing.active_children() == []
+    sync_server(store, "home", config, SyncOptions(batch_size=50), adapter=_Parts(store))
+    assert check_invariants(store.url) == {"artist": 10, "album": 40, "track": 500}
