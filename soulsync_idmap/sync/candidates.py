@@ -31,7 +31,7 @@ from ..matching import (
     title_suffixes,
 )
 from ..servers.base import ServerItem
-from .rows import ENTITY_FIELDS
+from .rows import ROW_COLUMNS
 
 __all__ = ["STAGES", "Incoming", "Stage", "find_candidates"]
 
@@ -69,8 +69,6 @@ def _rows_where(conn: Connection, kind: str, column: str, values: set[Any]) -> l
     return _select_in(conn, kind, ROW_COLUMNS[kind], column, values)
 
 
-# What scoring and candidate tiers read of a stored entity (converting its timestamps is a third of a fetch).
-ROW_COLUMNS = {kind: ("uuid", *fields) for kind, fields in ENTITY_FIELDS.items()}
 Stage = Literal["strong", "parent", "keys"]
 STAGES: tuple[Stage, ...] = ("strong", "parent", "keys")
 
