@@ -435,11 +435,6 @@ def _line_after(path: Path, position: int) -> int | None:
     return offset if 0 < offset < size else None
 
 
-def _halfway(path: Path, size: int) -> int | None:
-    """The byte offset of the first line starting after the middle of the file."""
-    return _line_after(path, size // 2)
-
-
 def _scan_part(path: Path, start: int, end: int | None, cutoff: str, watch: bool) -> _Part:
     """The light pass over the lines from byte ``start`` (a line start) to ``end``."""
     part = _Part(0, {kind: [] for kind in KINDS}, {kind: [] for kind in KINDS}, {}, {"artist": {}, "album": {}}, [])
@@ -685,7 +680,7 @@ class SnapshotServer:
         key = self._file_key()
         cutoff = watermark.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if watermark is not None else ""
         watch = watermark is not None
-        boundary = _halfway(self.path, key[1]) if key[1] >= SPLIT_BYTES and can_fork() else None
+        boundary = _line_after(self.path, key[1] // 2) if key[1] >= SPLIT_BYTES and can_fork() else None
         if boundary is None:
             parts = [_scan_part(self.path, 0, None, cutoff, watch)]
         else:

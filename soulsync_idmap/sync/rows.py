@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..matching import (
@@ -36,11 +36,6 @@ _CONTENT = {
         "disc_number", "duration_ms", "year", "mbid", "isrc", "path",
     ),
 }  # fmt: skip
-
-
-def _getter(positions: list[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
-    get = operator.itemgetter(*positions)
-    return get if len(positions) > 1 else lambda row: (get(row),)
 
 
 _GETTERS = {kind: operator.attrgetter(*names) for kind, names in _CONTENT.items()}
@@ -121,7 +116,7 @@ _RECORD_FIELDS: dict[str, tuple[type[ArtistRecord | AlbumRecord | TrackRecord], 
 }  # fmt: skip
 # Per kind: the record class, and a getter of its fields' values (in the class's order) from a row.
 _RECORD_FROM_ROW = {
-    kind: (cls, _getter([ROW_COLUMNS[kind].index(name) for name in names]))
+    kind: (cls, operator.itemgetter(*(ROW_COLUMNS[kind].index(name) for name in names)))
     for kind, (cls, names) in _RECORD_FIELDS.items()
 }
 LINK_FIELDS = ("name", "parent_native_id", "path", "path_tail")
