@@ -364,9 +364,10 @@ def _stamped_before(obj: dict[str, Any], watermark: datetime, cutoff: str) -> bo
 # ('{"kind":"track","id":"t1",...,"updated_at":"2024-01-01T00:00:00Z"}') with str.find:
 # the JSON decoder costs several microseconds a line, and a million lines must take a
 # second or two. A quote inside a JSON string is always escaped, so '","updated_at":"'
-# cannot match inside a name. Any other line (spaces, escapes, numeric ids, odd stamps)
-# goes through the decoder.
+# cannot match inside a name. Any other line (spaces, escapes, numeric ids, stamps with
+# an offset) goes through the decoder.
 _HEAD = '{"kind":"'
+_FRACTIONS = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z"')
 
 
 def _light(raw: str, cutoff: str) -> tuple[str, str, bool] | None:
@@ -387,7 +388,8 @@ def _light(raw: str, cutoff: str) -> tuple[str, str, bool] | None:
         if at < 0:
             continue
         stamp = raw[at + len(needle) : at + len(needle) + 21]
-        if len(stamp) != 21 or stamp[19:] != 'Z"' or stamp[10] != "T":
+        # to the second, or with fractions ("2024-01-01T00:00:00.250Z", as isoformat writes them)
+        if (len(stamp) != 21 or stamp[19:] != 'Z"' or stamp[10] != "T") and not _FRACTIONS.match(raw, at + len(needle)):
             return None
         if stamp[:19] >= cutoff:
             return raw[9:kind_end], native, False
@@ -414,8 +416,8 @@ class _Part:
     changed: dict[str, list[int]]
     kept: dict[int, str] | None
     names: dict[str, dict[str, str]]
-    slow: list[tuple[int, str]]  # lines for the JSON decoder
     bad_utf8: int | None = None
+    bad: tuple[int, str] | None = None  # the first line in error, reported with the file's line number
 
 
 KEEP_ALBUMS = 500_000  # albums a full read holds between its artists-and-albums pass and the albums
@@ -435,10 +437,35 @@ def _line_after(path: Path, position: int) -> int | None:
     return offset if 0 < offset < size else None
 
 
-def _scan_part(path: Path, start: int, end: int | None, cutoff: str, watch: bool) -> _Part:
-    """The light pass over the lines from byte ``start`` (a line start) to ``end``."""
-    part = _Part(0, {kind: [] for kind in KINDS}, {kind: [] for kind in KINDS}, {}, {"artist": {}, "album": {}}, [])
+def _decoded(raw: str, lineno: int, reader: _LineReader) -> tuple[str, str, dict[str, Any]] | None:
+    """(kind, id, object) of a line the light reader cannot take; None for a blank line.
+
+    Raises the line's ``SnapshotError`` (from ``reader``) when it is not a valid item.
+    """
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        obj = None
+    kind = obj.get("kind") if isinstance(obj, dict) else None
+    native = obj.get("id") if isinstance(obj, dict) else None
+    if kind in KINDS and isinstance(native, str) and native.strip():
+        assert isinstance(obj, dict) and isinstance(kind, str)
+        return kind, native, obj
+    item = reader.parse(raw, lineno)  # the line's error, an odd but valid item (a numeric id), or a blank
+    return None if item is None else (item.kind, item.native_id, {})
+
+
+def _scan_part(path: Path, start: int, end: int | None, watermark: datetime | None) -> _Part:
+    """The light pass over the lines from byte ``start`` (a line start) to ``end``.
+
+    Every id is listed at its line's place, whichever reader took the line: the listing
+    digest compares orders, so a changed line in another form (a stamp with fractions of
+    a second, an escaped id) must not move its id.
+    """
+    cutoff = watermark.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if watermark is not None else ""
+    part = _Part(0, {kind: [] for kind in KINDS}, {kind: [] for kind in KINDS}, {}, {"artist": {}, "album": {}})
     ids, changed, names = part.ids, part.changed, part.names
+    reader = _LineReader(str(path))
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
@@ -457,17 +484,26 @@ def _scan_part(path: Path, start: int, end: int | None, cutoff: str, watch: bool
                 part.bad_utf8 = lineno
                 break
             light = _light(raw, cutoff)
-            if light is None or light[0] not in ids:
-                part.slow.append((lineno, raw))
-                continue
-            ids[light[0]].append(light[1])
-            if watch and not light[2]:
-                changed[light[0]].append(lineno)
+            if light is not None and light[0] in ids:
+                kind, native, before = light
+                name = _light_name(raw) if kind in names else None
+            else:
+                try:
+                    decoded = _decoded(raw, lineno, reader)
+                except SnapshotError:
+                    part.bad = (lineno, raw)
+                    break
+                if decoded is None:
+                    continue
+                kind, native, obj = decoded
+                before = watermark is not None and _stamped_before(obj, watermark, cutoff)
+                name = obj.get("name") if kind in names and isinstance(obj.get("name"), str) else None
+            ids[kind].append(native)
+            if watermark is not None and not before:
+                changed[kind].append(lineno)
                 part.kept = _keep(part.kept, lineno, raw)
-            if light[0] in names:
-                name = _light_name(raw)
-                if name is not None:
-                    names[light[0]].setdefault(light[1], name)
+            if name is not None:
+                names[kind].setdefault(native, name)
         part.lines = lineno
     return part
 
@@ -675,18 +711,16 @@ class SnapshotServer:
 
         A large file is read in two halves at once, the second in a forked process (the
         light pass is Python per line, and a machine has a second core). Lines the light
-        reader cannot take are decoded properly afterwards, in line order.
+        reader cannot take are decoded where they stand, so that every id keeps its place.
         """
         key = self._file_key()
-        cutoff = watermark.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if watermark is not None else ""
-        watch = watermark is not None
         boundary = _line_after(self.path, key[1] // 2) if key[1] >= SPLIT_BYTES and can_fork() else None
         if boundary is None:
-            parts = [_scan_part(self.path, 0, None, cutoff, watch)]
+            parts = [_scan_part(self.path, 0, None, watermark)]
         else:
-            later = Forked(_scan_part, self.path, boundary, None, cutoff, watch)
+            later = Forked(_scan_part, self.path, boundary, None, watermark)
             try:
-                first = _scan_part(self.path, 0, boundary, cutoff, watch)
+                first = _scan_part(self.path, 0, boundary, watermark)
             finally:
                 second = later.result()
             parts = [first, second]
@@ -695,11 +729,13 @@ class SnapshotServer:
         # Parent names, so that reading the changed tracks need not parse every parent line.
         names: dict[str, dict[str, str]] = {"artist": {}, "album": {}}
         kept: dict[int, str] | None = {}
-        slow: list[tuple[int, str]] = []
         offset = 0
         for part in parts:
             if part.bad_utf8 is not None:
                 raise SnapshotError("not valid UTF-8", path=str(self.path), line=offset + part.bad_utf8)
+            if part.bad is not None:
+                _LineReader(str(self.path)).parse(part.bad[1], offset + part.bad[0])  # raises the line's error
+                raise SnapshotError("not a valid item", path=str(self.path), line=offset + part.bad[0])
             for each in KINDS:
                 ids[each].extend(part.ids[each])
                 changed[each].update(offset + n for n in part.changed[each])
@@ -710,28 +746,7 @@ class SnapshotServer:
                 kept = None
             for n, raw in (part.kept or {}).items():
                 kept = _keep(kept, offset + n, raw)
-            slow.extend((offset + n, raw) for n, raw in part.slow)
             offset += part.lines
-        reader = _LineReader(str(self.path))
-        for lineno, raw in slow:
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                obj = None
-            kind = obj.get("kind") if isinstance(obj, dict) else None
-            native = obj.get("id") if isinstance(obj, dict) else None
-            if kind not in ids or not isinstance(native, str) or not native.strip():
-                item = reader.parse(raw, lineno)  # the line's error, or None for a blank one
-                if item is None:
-                    continue
-                kind, native, obj = item.kind, item.native_id, {}
-            assert isinstance(obj, dict) and isinstance(kind, str)
-            ids[kind].append(native)
-            if kind in names and isinstance(obj.get("name"), str):
-                names[kind].setdefault(native, obj["name"])
-            if watermark is not None and not _stamped_before(obj, watermark, cutoff):
-                changed[kind].add(lineno)
-                kept = _keep(kept, lineno, raw)
         self._scanned = _Scan(key, ids, changed, kept)
         self._parent_names = (names["artist"], names["album"])
         return self._scanned
