@@ -93,3 +93,12 @@ def test_upgrade_from_the_first_revision_keeps_data(db_url: str) -> None:
         assert MigrationContext.configure(conn).get_current_revision() == "0004"
         assert conn.execute(text("SELECT title, alt_key FROM track")).one() == ("Airbag", None)
         assert [s.name for s in idmap.store.servers()] == ["legacy"]
+
+
+def test_schema_head_names_the_newest_migration() -> None:
+    # Store.open skips Alembic when the database records SCHEMA_HEAD: it must be the scripts' head.
+    from alembic.script import ScriptDirectory
+
+    from soulsync_idmap.mapping.db import SCHEMA_HEAD
+
+    assert ScriptDirectory.from_config(_alembic_config()).get_current_head() == SCHEMA_HEAD
