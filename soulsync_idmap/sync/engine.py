@@ -196,7 +196,7 @@ class _Run:
         for kind in KINDS:
             # in the server's order: parts one after the other (the listing digest compares orders)
             ordered = sorted(seen[kind], key=lambda entry: entry[0])
-            self.mark_gone(kind, [native_id for _, ids in ordered for native_id in ids])
+            self.mark_gone(kind, [native_id for _, ids in ordered for native_id in ids], first=first)
 
     def incremental(self, watermark: datetime) -> None:
         since = watermark - self.options.watermark_margin
@@ -212,14 +212,15 @@ class _Run:
             if self.progress:
                 self.progress(self.server.name, f"{kind} ids", len(ids))
 
-    def mark_gone(self, kind: str, listed: list[str]) -> None:
+    def mark_gone(self, kind: str, listed: list[str], *, first: bool = False) -> None:
         """Tombstone live links the server no longer lists; revive listed gone ones.
 
         A listing equal to the last one (same ids in the same order, digest compared) with
         as many live links as then proves that nothing left or came back: a million
-        links need not be compared. Otherwise the set difference runs in the database
-        (the listed ids bound as ONE array parameter); gone links are few, so reviving
-        compares them in Python.
+        links need not be compared. So does a server's ``first`` sync, whose every link
+        came from this listing; it only records the digest. Otherwise the set difference
+        runs in the database (the listed ids bound as ONE array parameter); gone links are
+        few, so reviving compares them in Python.
         """
         link = table("link")
         where = (link.c.server_id == self.server_id) & (link.c.kind == kind)
@@ -231,26 +232,29 @@ class _Run:
             live = total - len(gone)
             if stored.get(kind) == [digest, live]:
                 return
-            if not listed:
+            if first and not gone:
+                left, back = 0, []  # every link of the server came from this listing
+            elif not listed:
                 if live:
                     log.warning(
                         "%s listed no %ss while %d are linked; not marking them gone (an empty answer is more "
                         "likely a wrong library than an empty one)", self.server.name, kind, live,
                     )  # fmt: skip
                 return
-            present = set(listed)
-            back = [r.id for r in gone if r.native_id in present]
-            result = conn.execute(
-                update(link)
-                .where(where, link.c.gone_at.is_(None), link.c.native_id.not_in(one_array(conn, sorted(present))))
-                .values(gone_at=self.now)
-            )
-            for start in range(0, len(back), 5000):
-                ids = back[start : start + 5000]
-                conn.execute(update(link).where(link.c.id.in_(ids)).values(gone_at=None, last_seen=self.now))
-            self.counts.gone += result.rowcount
+            else:
+                present = set(listed)
+                back = [r.id for r in gone if r.native_id in present]
+                left = conn.execute(
+                    update(link)
+                    .where(where, link.c.gone_at.is_(None), link.c.native_id.not_in(one_array(conn, sorted(present))))
+                    .values(gone_at=self.now)
+                ).rowcount
+                for start in range(0, len(back), 5000):
+                    ids = back[start : start + 5000]
+                    conn.execute(update(link).where(link.c.id.in_(ids)).values(gone_at=None, last_seen=self.now))
+            self.counts.gone += left
             self.counts.revived += len(back)
-            stored[kind] = [digest, live - result.rowcount + len(back)]
+            stored[kind] = [digest, live - left + len(back)]
             server = table("server")
             conn.execute(update(server).where(server.c.id == self.server_id).values(listing_digest=json.dumps(stored)))
 
