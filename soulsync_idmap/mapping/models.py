@@ -80,8 +80,19 @@ class Album(SQLModel, table=True):
     updated_at: datetime
 
 
+def _present(name: str, column: str) -> Index:
+    """An index of the rows that have ``column``: half the tracks carry no MusicBrainz id, most no ISRC.
+
+    Smaller, and quicker to build after a first sync; lookups say ``IS NOT NULL`` (an IN
+    list never matches NULL) so that both databases' planners take it.
+    """
+    where = text(f"{column} IS NOT NULL")
+    return Index(name, column, sqlite_where=where, postgresql_where=where)
+
+
 class Track(SQLModel, table=True):
     __tablename__ = "track"
+    __table_args__ = (_present("ix_track_mbid", "mbid"), _present("ix_track_isrc", "isrc"))
 
     uuid: str = Field(primary_key=True, max_length=36)
     title: str
@@ -95,8 +106,8 @@ class Track(SQLModel, table=True):
     disc_number: int | None = None
     duration_ms: int | None = None
     year: int | None = None
-    mbid: str | None = Field(default=None, index=True, max_length=64)
-    isrc: str | None = Field(default=None, index=True, max_length=32)
+    mbid: str | None = Field(default=None, max_length=64)
+    isrc: str | None = Field(default=None, max_length=32)
     path: str | None = None
     origin_server_id: int | None = None
     created_at: datetime
@@ -116,7 +127,7 @@ class Link(SQLModel, table=True):
         UniqueConstraint("server_id", "kind", "native_id", name="uq_link_native"),
         # Covering for resolve_many: the uuid probe finds server, state and native id in the index.
         Index("ix_link_uuid_server", "uuid", "server_id", "gone_at", "native_id"),
-        Index("ix_link_path_tail", "kind", "path_tail"),
+        _present("ix_link_path_tail", "path_tail"),  # tracks only
         # Tombstones are few: "does this server have gone items?" must not scan its links.
         Index(
             "ix_link_gone", "server_id", "kind",

@@ -341,9 +341,9 @@ def _select_in(conn: Connection, kind: str, columns: Sequence[str], column: str,
     entity = table(kind)
     out: list[Row[Any]] = []
     for chunk in _chunks(sorted(values)):
-        out.extend(
-            conn.execute(select(*(entity.c[c] for c in columns)).where(entity.c[column].in_(one_array(conn, chunk))))
-        )
+        # IS NOT NULL changes nothing (IN never matches NULL) but lets the partial indexes serve
+        where = (entity.c[column].in_(one_array(conn, chunk)), entity.c[column].is_not(None))
+        out.extend(conn.execute(select(*(entity.c[c] for c in columns)).where(*where)))
     return out
 
 
@@ -354,7 +354,7 @@ def _index_paths(conn: Connection, batch: Sequence[Incoming], by: dict[str, dict
     link = table("link")
     for chunk in _chunks(tails):
         query = select(link.c.uuid, link.c.path_tail).where(
-            link.c.kind == "track", link.c.path_tail.in_(one_array(conn, chunk))
+            link.c.kind == "track", link.c.path_tail.in_(one_array(conn, chunk)), link.c.path_tail.is_not(None)
         )
         for uuid, tail in conn.execute(query):
             by["path_tail"][tail].append(uuid)

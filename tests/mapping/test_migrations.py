@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlmodel import SQLModel
 
 from soulsync_idmap import IdMap, StoreError
-from soulsync_idmap.mapping.db import _alembic_config
+from soulsync_idmap.mapping.db import SCHEMA_HEAD, _alembic_config
 
 
 def test_migrated_schema_matches_the_models(db_url: str) -> None:
@@ -42,7 +42,7 @@ def test_old_database_is_upgraded_in_place_and_backed_up(tmp_path: Path) -> None
     with IdMap.open(f"sqlite:///{path}") as idmap:
         assert [s.name for s in idmap.store.servers()] == ["legacy"]
         with idmap.store.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0004"
+            assert MigrationContext.configure(conn).get_current_revision() == SCHEMA_HEAD
     backup = tmp_path / "old.db.bak-0001"
     assert backup.exists()
     check = create_engine(f"sqlite:///{backup}")
@@ -90,7 +90,7 @@ def test_upgrade_from_the_first_revision_keeps_data(db_url: str) -> None:
         conn.commit()
     engine.dispose()
     with IdMap.open(db_url) as idmap, idmap.store.engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0004"
+        assert MigrationContext.configure(conn).get_current_revision() == SCHEMA_HEAD
         assert conn.execute(text("SELECT title, alt_key FROM track")).one() == ("Airbag", None)
         assert [s.name for s in idmap.store.servers()] == ["legacy"]
 
@@ -98,7 +98,5 @@ def test_upgrade_from_the_first_revision_keeps_data(db_url: str) -> None:
 def test_schema_head_names_the_newest_migration() -> None:
     # Store.open skips Alembic when the database records SCHEMA_HEAD: it must be the scripts' head.
     from alembic.script import ScriptDirectory
-
-    from soulsync_idmap.mapping.db import SCHEMA_HEAD
 
     assert ScriptDirectory.from_config(_alembic_config()).get_current_head() == SCHEMA_HEAD
