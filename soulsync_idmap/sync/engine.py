@@ -96,6 +96,7 @@ class _Run:
         self.counts = Counts()
         self.path_map = server_config(server, {}).path_map
         self.writers: dict[str, BatchWriter] = {}
+        self.first = False  # the server had no link when this run began (set by ``full``)
 
     def writer(self, kind: str) -> BatchWriter:
         if kind not in self.writers:
@@ -105,6 +106,7 @@ class _Run:
                 self.options.thresholds,
                 self._needs_matching(kind),
                 self.counts,
+                written=set() if self.first else None,
             )
         return self.writers[kind]
 
@@ -170,6 +172,7 @@ class _Run:
         link = table("link")
         with self.store.begin() as conn:
             first = conn.execute(select(link.c.id).where(link.c.server_id == self.server_id).limit(1)).first() is None
+            self.first = first
             # Into an empty database: secondary indexes are built once at the end (mapping/indexes.py).
             deferred = first and conn.execute(select(link.c.id).limit(1)).first() is None and drop_deferrable(conn)
         try:

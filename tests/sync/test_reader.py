@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -153,3 +154,29 @@ def test_a_part_reader_that_dies_is_a_clear_error_and_the_next_sync_completes(
     assert multiprocessing.active_children() == []
     sync_server(store, "home", config, SyncOptions(batch_size=50), adapter=_Parts(store))
     assert check_invariants(store.url) == {"artist": 10, "album": 40, "track": 500}
+
+
+class _Repeats(SnapshotServer):
+    """Lists track t3 once more at the end, retitled (a server paging over a changing library)."""
+
+    def iter_tracks(self) -> Iterator[ServerTrack]:
+        tracks = list(super().iter_tracks())
+        yield from tracks
+        yield dataclasses.replace(next(t for t in tracks if t.native_id == "t3"), title="Song 3 (Live)")
+
+
+def test_an_id_repeated_in_a_later_batch_of_a_first_sync_is_one_link(store: Store, tmp_path: Path) -> None:
+    # A first sync looks up only the ids it has written itself: the repeat must still be found.
+    path = tmp_path / "repeat.jsonl"
+    path.write_text(
+        "".join(json.dumps({"kind": "track", "id": f"t{i}", "name": f"Song {i}"}) + "\n" for i in range(30))
+    )
+    store.add_server("repeat", "snapshot", str(path), {})
+    adapter = _Repeats(server_config(store.server("repeat"), {}))
+    result = sync_server(store, "repeat", Config(tmp_path / "c.json"), SyncOptions(batch_size=10), adapter=adapter)
+    assert (result.counts.new, result.counts.updated) == (30, 1)
+    with store.engine.connect() as conn:
+        titles = conn.execute(
+            text("SELECT t.title FROM track t JOIN link l ON l.uuid = t.uuid WHERE l.native_id = 't3'")
+        ).scalars()
+        assert list(titles) == ["Song 3 (Live)"]
