@@ -205,6 +205,8 @@ def title_variants(title: str) -> tuple[str, ...]:
     bracket = _TRAILING_BRACKET.search(title)
     if bracket is not None and bracket.start() > 0:
         variants.append(title[: bracket.start()])
+    if len(variants) == 1:  # most titles
+        return (title,) if title.strip() else ()
     return tuple(dict.fromkeys(v for v in variants if v.strip()))
 
 

@@ -85,10 +85,16 @@ def _artist_name(artist: str | None) -> str | None:
 
 
 def _weighted(components: dict[str, float | None], weights: dict[str, float]) -> tuple[float, dict[str, float]]:
-    present = {k: v for k, v in components.items() if v is not None}
-    total = sum(weights[k] for k in present)
-    score = sum(weights[k] * v for k, v in present.items()) / total if total else 0.0
-    return score, {k: round(v, 3) for k, v in present.items()}
+    """The weighted mean of the components present, and those components (rounded) as reasons."""
+    total = score = 0.0
+    reasons: dict[str, float] = {}
+    for key, value in components.items():
+        if value is not None:
+            weight = weights[key]
+            total += weight
+            score += weight * value
+            reasons[key] = round(value, 3)
+    return (score / total if total else 0.0), reasons
 
 
 def _verdict(score: float, capped: bool, t: Thresholds) -> Verdict:
@@ -171,9 +177,8 @@ def _path_signal(a: TrackRecord, b: TrackRecord) -> float | None:
     pa, pb = a.path.replace("\\", "/"), b.path.replace("\\", "/")
     if pa == pb:
         return 1.0
-    tail_a = "/".join(p for p in pa.split("/") if p)
-    tail_b = "/".join(p for p in pb.split("/") if p)
-    if tail_a.casefold().split("/")[-3:] == tail_b.casefold().split("/")[-3:]:
+    # the last three components, empty ones ("//", a trailing "/") left out
+    if [p for p in pa.casefold().split("/") if p][-3:] == [p for p in pb.casefold().split("/") if p][-3:]:
         return 0.95
     return None
 
@@ -339,7 +344,7 @@ def score_tracks(a: TrackRecord, b: TrackRecord, thresholds: Thresholds | None =
         or (components["album"] is not None and components["album"] < 0.5)
         or (components["duration"] is not None and components["duration"] < 0.4)
         # a title and one more field is too little; equal stuffed heads with no artist field count as one more
-        or sum(v is not None for v in components.values()) + (equal_heads and components["artist"] is None) < 3
+        or len(reasons) + (equal_heads and components["artist"] is None) < 3
     )
     if version_conflict:
         reasons["version"] = 0.0
