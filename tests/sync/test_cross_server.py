@@ -9,7 +9,10 @@ from pathlib import Path
 from benchmarks.gen_library import generate
 from benchmarks.twin import _other_id, make_twin
 from soulsync_idmap import IdMap
-from tests.conftest import Invoke
+from soulsync_idmap.config import Config
+from soulsync_idmap.mapping.store import Store
+from soulsync_idmap.sync import SyncOptions, sync_server
+from tests.conftest import Invoke, write_jsonl
 
 
 def test_noisy_twin_merges_into_the_same_uuids(idmap: Invoke, tmp_path: Path, db_url: str) -> None:
@@ -195,3 +198,20 @@ def test_a_typo_and_another_numbering_are_found_on_an_album_of_the_same_name(
     same = _sync_both(idmap, plex, jelly, db_url)
     assert same("T2", "t2")
     assert not same("T9", "t1") and not same("T9", "t2")
+
+
+def test_one_server_never_holds_an_entity_twice_across_batches_of_its_first_sync(store: Store, tmp_path: Path) -> None:
+    # The same recording twice on the second server, in two batches: one merges, the other may not.
+    song = {"kind": "track", "name": "Airbag", "mbid": "0b0e0f0a-1111-4222-8333-944455556666", "duration_ms": 284000}
+    first = write_jsonl(tmp_path / "a.jsonl", [{**song, "id": "a1"}])
+    copies = [{**song, "id": "b1"}, *({"kind": "track", "id": f"x{i}", "name": f"Other {i}"} for i in range(5))]
+    second = write_jsonl(tmp_path / "b.jsonl", [*copies, {**song, "id": "b2"}])
+    store.add_server("a", "snapshot", str(first), {})
+    store.add_server("b", "snapshot", str(second), {})
+    config = Config(tmp_path / "c.json")
+    sync_server(store, "a", config, SyncOptions(batch_size=3))
+    result = sync_server(store, "b", config, SyncOptions(batch_size=3))
+    assert result.counts.merged == 1
+    with IdMap.open(store.url) as api:
+        assert api.lookup("b", "b1") == api.lookup("a", "a1")
+        assert api.lookup("b", "b2") not in (None, api.lookup("a", "a1"))
