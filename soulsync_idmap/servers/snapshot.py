@@ -384,7 +384,7 @@ def _light(raw: str, cutoff: str) -> tuple[str, str, bool] | None:
         return None
     before = False
     for needle in (',"updated_at":"', ',"added_at":"'):
-        at = raw.find(needle, id_end)
+        at = raw.rfind(needle, id_end)  # the stamps end a line; a repeated key's last value counts, as in JSON
         if at < 0:
             continue
         stamp = raw[at + len(needle) : at + len(needle) + 21]

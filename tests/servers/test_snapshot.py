@@ -190,3 +190,15 @@ def test_a_full_read_reports_a_bad_byte_at_its_line(tmp_path: Path) -> None:
     server = SnapshotServer(ServerConfig(name="home", kind="snapshot", url=str(path)))
     with pytest.raises(SnapshotError, match=":31: not valid UTF-8"):
         list(server.iter_artists())
+
+
+def test_a_repeated_stamp_counts_as_the_json_decoder_reads_it(tmp_path: Path) -> None:
+    # JSON keeps a repeated key's last value; the light reader must agree with the full parse.
+    path = tmp_path / "lib.jsonl"
+    line = '{"kind":"track","id":"t%d","name":"x","updated_at":"%s","updated_at":"%s"}\n'
+    path.write_text(
+        line % (1, "2030-01-01T00:00:00Z", "2024-01-01T00:00:00Z")
+        + line % (2, "2024-01-01T00:00:00Z", "2030-01-01T00:00:00Z")
+    )
+    server = SnapshotServer(ServerConfig(name="home", kind="snapshot", url=str(path)))
+    assert [item.native_id for item in server.changed_since(WATERMARK)] == ["t2"]
