@@ -50,6 +50,7 @@ class SnapshotError(IdmapError):
         if path is not None:
             where = f"{path}:{line}: " if line is not None else f"{path}: "
         super().__init__(f"{where}{message}")
+        self.reason = message
         self.path = path
         self.line = line
 

@@ -416,8 +416,7 @@ class _Part:
     changed: dict[str, list[int]]
     kept: dict[int, str] | None
     names: dict[str, dict[str, str]]
-    bad_utf8: int | None = None
-    bad: tuple[int, str] | None = None  # the first line in error, reported with the file's line number
+    bad: tuple[int, str] | None = None  # (line, reason) of the first line in error; the caller adds the offset
 
 
 KEEP_ALBUMS = 500_000  # albums a full read holds between its artists-and-albums pass and the albums
@@ -481,7 +480,7 @@ def _scan_part(path: Path, start: int, end: int | None, watermark: datetime | No
             try:
                 raw = data.decode("utf-8")
             except UnicodeDecodeError:
-                part.bad_utf8 = lineno
+                part.bad = (lineno, "not valid UTF-8")
                 break
             light = _light(raw, cutoff)
             if light is not None and light[0] in ids:
@@ -490,8 +489,8 @@ def _scan_part(path: Path, start: int, end: int | None, watermark: datetime | No
             else:
                 try:
                     decoded = _decoded(raw, lineno, reader)
-                except SnapshotError:
-                    part.bad = (lineno, raw)
+                except SnapshotError as exc:
+                    part.bad = (lineno, exc.reason)
                     break
                 if decoded is None:
                     continue
@@ -731,11 +730,8 @@ class SnapshotServer:
         kept: dict[int, str] | None = {}
         offset = 0
         for part in parts:
-            if part.bad_utf8 is not None:
-                raise SnapshotError("not valid UTF-8", path=str(self.path), line=offset + part.bad_utf8)
             if part.bad is not None:
-                _LineReader(str(self.path)).parse(part.bad[1], offset + part.bad[0])  # raises the line's error
-                raise SnapshotError("not a valid item", path=str(self.path), line=offset + part.bad[0])
+                raise SnapshotError(part.bad[1], path=str(self.path), line=offset + part.bad[0])
             for each in KINDS:
                 ids[each].extend(part.ids[each])
                 changed[each].update(offset + n for n in part.changed[each])

@@ -199,7 +199,7 @@ class _Run:
         for kind in KINDS:
             # in the server's order: parts one after the other (the listing digest compares orders)
             ordered = sorted(seen[kind], key=lambda entry: entry[0])
-            self.mark_gone(kind, [native_id for _, ids in ordered for native_id in ids], first=first)
+            self.mark_gone(kind, [native_id for _, ids in ordered for native_id in ids])
 
     def incremental(self, watermark: datetime) -> None:
         since = watermark - self.options.watermark_margin
@@ -215,15 +215,15 @@ class _Run:
             if self.progress:
                 self.progress(self.server.name, f"{kind} ids", len(ids))
 
-    def mark_gone(self, kind: str, listed: list[str], *, first: bool = False) -> None:
+    def mark_gone(self, kind: str, listed: list[str]) -> None:
         """Tombstone live links the server no longer lists; revive listed gone ones.
 
         A listing equal to the last one (same ids in the same order, digest compared) with
         as many live links as then proves that nothing left or came back: a million
-        links need not be compared. So does a server's ``first`` sync, whose every link
-        came from this listing; it only records the digest. Otherwise the set difference
-        runs in the database (the listed ids bound as ONE array parameter); gone links are
-        few, so reviving compares them in Python.
+        links need not be compared. So does a server's first sync (``self.first``), whose
+        every link came from this listing; it only records the digest. Otherwise the set
+        difference runs in the database (the listed ids bound as ONE array parameter);
+        gone links are few, so reviving compares them in Python.
         """
         link = table("link")
         where = (link.c.server_id == self.server_id) & (link.c.kind == kind)
@@ -235,7 +235,7 @@ class _Run:
             live = total - len(gone)
             if stored.get(kind) == [digest, live]:
                 return
-            if first and not gone:
+            if self.first and not gone:
                 left, back = 0, []  # every link of the server came from this listing
             elif not listed:
                 if live:
