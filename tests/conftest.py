@@ -41,11 +41,9 @@ def pg_admin() -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def db_url(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh, empty mapping database on the backend under test."""
+def _fresh_database(tmp_path: Path, request: pytest.FixtureRequest, file: str) -> Iterator[str]:
     if BACKEND != "postgresql":
-        yield f"sqlite:///{tmp_path / 'idmap.db'}"
+        yield f"sqlite:///{tmp_path / file}"
         return
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
@@ -57,6 +55,18 @@ def db_url(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     yield make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty mapping database on the backend under test."""
+    yield from _fresh_database(tmp_path, request, "idmap.db")
+
+
+@pytest.fixture
+def other_db_url(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A second one, for comparing two ways of filling a database."""
+    yield from _fresh_database(tmp_path, request, "other.db")
 
 
 @pytest.fixture

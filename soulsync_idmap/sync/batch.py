@@ -10,10 +10,10 @@ import dataclasses
 import json
 import logging
 import operator
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
@@ -48,7 +48,10 @@ from .rows import (
     row_record,
 )
 
-__all__ = ["BatchWriter", "Counts", "Prepared", "prepare"]
+if TYPE_CHECKING:
+    from .ahead import Decided
+
+__all__ = ["BatchWriter", "Counts", "Matched", "Prepared", "match_items", "prepare"]
 
 _ENTITY_INSERT = {
     kind: BulkInsert(table(kind), ("uuid", *fields, "origin_server_id", "created_at", "updated_at"))
@@ -166,7 +169,14 @@ class BatchWriter:
     counts: Counts = field(default_factory=Counts)
     written: set[str] | None = None
 
-    def write(self, conn: Connection, items: Sequence[Prepared], now: datetime) -> None:
+    def write(
+        self, conn: Connection, items: Sequence[Prepared], now: datetime, decided: Decided | None = None
+    ) -> set[str]:
+        """Write one batch; returns the entities it linked new items to (merges).
+
+        ``decided``: the batch's matching, done ahead (sync/ahead.py) for exactly the
+        items that turn out new; otherwise the writer matches them itself.
+        """
         unique: dict[str, Prepared] = {}
         for prepared in items:
             if prepared.item.native_id in unique:
@@ -177,7 +187,6 @@ class BatchWriter:
         self.counts.seen += len(unique)
         written = self.written
         existing = self._existing(conn, list(unique) if written is None else [n for n in unique if n in written])
-        parents = self._parents(conn, [p.item for p in unique.values()])
         changed: list[tuple[Any, Prepared]] = []
         fresh: list[Prepared] = []
         for native_id, prepared in unique.items():
@@ -188,12 +197,17 @@ class BatchWriter:
                 self.counts.unchanged += 1
             else:
                 changed.append((row, prepared))
+        if decided is not None and decided.natives != tuple(p.item.native_id for p in fresh):
+            decided = None  # decided for other items (some were written before)
+        parents = decided.parents if decided is not None else self._parents(conn, [p.item for p in unique.values()])
+        linked: set[str] = set()
         if changed:
             self._update(conn, changed, parents, now)
         if fresh:
-            self._insert(conn, fresh, parents, now)
+            linked = self._insert(conn, fresh, parents, now, decided)
         if written is not None:
             written.update(unique)
+        return linked
 
     # -- lookups -----------------------------------------------------------------------
     def _existing(self, conn: Connection, native_ids: list[str]) -> dict[str, Any]:
@@ -271,10 +285,15 @@ class BatchWriter:
                 entity_rows[start : start + _CHUNK],
             )
 
-    def _insert(self, conn: Connection, fresh: list[Prepared], parents: dict[str, Any], now: datetime) -> None:
+    def _insert(
+        self, conn: Connection, fresh: list[Prepared], parents: dict[str, Any], now: datetime,
+        decided: Decided | None,
+    ) -> set[str]:  # fmt: skip
         targets: list[str | None] = [None] * len(fresh)
         proposals: list[tuple[int, str, MatchScore]] = []
-        if self.match:  # the matching records are built only here: a first sync needs none
+        if decided is not None:
+            targets, proposals = decided.targets, decided.proposals
+        elif self.match:  # the matching records are built only here: a first sync needs none
             incoming = []
             for p in fresh:
                 record, keys = p.matching()
@@ -306,56 +325,13 @@ class BatchWriter:
         self.counts.linked += len(link_rows)
         if proposals:
             self._propose(conn, [(cand, new_uuids[i], m) for i, cand, m in proposals], now)
+        return {t for t in targets if t is not None}
 
     def _match(
         self, conn: Connection, incoming: list[Incoming]
     ) -> tuple[list[str | None], list[tuple[int, str, MatchScore]]]:
-        """Strong evidence first (ids, the same file), then the same parent, then name keys.
-
-        Each stage searches only for the items the earlier ones left undecided: most items
-        of a library that another server already holds are decided by their ids or file,
-        and the name-key query, whose buckets grow with the library ("Intro", "Untitled"),
-        runs for the remainder only.
-        """
-        scored: list[dict[str, MatchScore]] = [{} for _ in incoming]
-        targets: list[str | None] = [None] * len(incoming)
-        best: list[tuple[str, Verdict] | None] = [None] * len(incoming)
-        claimed: set[str] = set()
-        records: dict[str, Any] = {}
-        rows: dict[str, Any] = {}
-
-        def decide(index: int, item_tiers: list[list[str]]) -> None:
-            inc, seen = incoming[index], scored[index]
-            for tier in item_tiers:
-                for u in tier:
-                    if u in seen or u in claimed:
-                        continue
-                    record = records.get(u)
-                    if record is None:
-                        record = records[u] = row_record(self.kind, rows[u])
-                    seen[u] = score(self.kind, inc.record, record, self.thresholds)
-                uuids = [u for u in seen if u not in claimed]
-                pick = pick_best([seen[u] for u in uuids], self.thresholds) if uuids else None
-                best[index] = (uuids[pick[0]], pick[1]) if pick else None
-                if pick is not None and pick[1] == "same":
-                    claimed.add(uuids[pick[0]])
-                    targets[index] = uuids[pick[0]]
-                    return
-
-        rest = list(range(len(incoming)))
-        for stage in STAGES:
-            if not rest:
-                break
-            tiers, more_rows = find_candidates(conn, self.kind, self.server_id, [incoming[i] for i in rest], stage)
-            rows.update(more_rows)
-            for index, item_tiers in zip(rest, tiers, strict=True):
-                decide(index, item_tiers)
-            rest = [i for i in rest if targets[i] is None]
-        proposals: list[tuple[int, str, MatchScore]] = []
-        for index, pick in enumerate(best):
-            if targets[index] is None and pick is not None and pick[1] == "review" and pick[0] not in claimed:
-                proposals.append((index, pick[0], scored[index][pick[0]]))
-        return targets, proposals
+        found = match_items(conn, self.kind, self.server_id, self.thresholds, incoming)
+        return found.targets, found.proposals
 
     def _propose(self, conn: Connection, pairs: list[tuple[str, str, MatchScore]], now: datetime) -> None:
         review = table("review_item")
@@ -366,3 +342,73 @@ class BatchWriter:
         ]  # fmt: skip
         conn.execute(review.insert(), rows)
         self.counts.queued += len(rows)
+
+
+@dataclass
+class Matched:
+    """What matching decided for a batch of new items.
+
+    ``targets``: per item, the entity it is the same as (or None: a new entity);
+    ``proposals``: (item index, entity, score) pairs for review; ``considered``: every
+    candidate UUID the searches returned, before ``held`` was applied (what another
+    process's decisions must not touch for these to stand, sync/ahead.py).
+    """
+
+    targets: list[str | None]
+    proposals: list[tuple[int, str, MatchScore]]
+    considered: set[str]
+
+
+def match_items(
+    conn: Connection, kind: str, server_id: int, thresholds: Thresholds, incoming: Sequence[Incoming],
+    held: Container[str] = frozenset(),
+) -> Matched:  # fmt: skip
+    """Strong evidence first (ids, the same file), then the same parent, then name keys.
+
+    Each stage searches only for the items the earlier ones left undecided: most items
+    of a library that another server already holds are decided by their ids or file,
+    and the name-key query, whose buckets grow with the library ("Intro", "Untitled"),
+    runs for the remainder only. ``held``: entities to treat as linked on the server
+    already (claimed by batches not yet written).
+    """
+    scored: list[dict[str, MatchScore]] = [{} for _ in incoming]
+    targets: list[str | None] = [None] * len(incoming)
+    best: list[tuple[str, Verdict] | None] = [None] * len(incoming)
+    claimed: set[str] = set()
+    considered: set[str] = set()
+    records: dict[str, Any] = {}
+    rows: dict[str, Any] = {}
+
+    def decide(index: int, item_tiers: list[list[str]]) -> None:
+        inc, seen = incoming[index], scored[index]
+        for tier in item_tiers:
+            considered.update(tier)
+            for u in tier:
+                if u in seen or u in claimed or u in held:
+                    continue
+                record = records.get(u)
+                if record is None:
+                    record = records[u] = row_record(kind, rows[u])
+                seen[u] = score(kind, inc.record, record, thresholds)
+            uuids = [u for u in seen if u not in claimed]
+            pick = pick_best([seen[u] for u in uuids], thresholds) if uuids else None
+            best[index] = (uuids[pick[0]], pick[1]) if pick else None
+            if pick is not None and pick[1] == "same":
+                claimed.add(uuids[pick[0]])
+                targets[index] = uuids[pick[0]]
+                return
+
+    rest = list(range(len(incoming)))
+    for stage in STAGES:
+        if not rest:
+            break
+        tiers, more_rows = find_candidates(conn, kind, server_id, [incoming[i] for i in rest], stage)
+        rows.update(more_rows)
+        for index, item_tiers in zip(rest, tiers, strict=True):
+            decide(index, item_tiers)
+        rest = [i for i in rest if targets[i] is None]
+    proposals: list[tuple[int, str, MatchScore]] = []
+    for index, pick in enumerate(best):
+        if targets[index] is None and pick is not None and pick[1] == "review" and pick[0] not in claimed:
+            proposals.append((index, pick[0], scored[index][pick[0]]))
+    return Matched(targets, proposals, considered)

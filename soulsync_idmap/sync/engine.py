@@ -24,12 +24,15 @@ from sqlalchemy import Connection, exists, func, select, update
 
 from ..config import Config
 from ..errors import IdmapError
+from ..forking import can_fork
 from ..mapping.bulk import one_array
+from ..mapping.db import sqlite_path
 from ..mapping.indexes import drop_deferrable, restore_indexes
 from ..mapping.models import Server
 from ..mapping.store import Store, server_config, table, utcnow
 from ..matching import Thresholds
 from ..servers import KINDS, MediaServer, ServerItem, open_server
+from .ahead import Ahead, Claims, Shared
 from .batch import BatchWriter, Counts
 from .lock import SyncLock
 from .reader import Parts, read_ahead
@@ -129,21 +132,40 @@ class _Run:
 
     def ingest(
         self, source: Callable[[], Iterable[ServerItem]], phase: str | None, seen: Seen | None,
-        *, forkable: bool = False, first: bool = False, parts: Parts | None = None,
+        *, forkable: bool = False, first: bool = False, parts: Parts | None = None, ahead: Ahead | None = None,
     ) -> None:  # fmt: skip
         """Write the items of ``source()``, read ahead (in a process when the adapter is ``forkable``).
 
         On a server's ``first`` sync every item is inserted: its keys are worked out ahead, by the reader.
         Without a ``phase`` name, progress is reported per kind ("artists", "albums", "tracks").
-        ``parts``: see ``read_ahead``.
+        ``parts``, ``ahead``: see ``read_ahead``.
         """
         done: dict[str, int] = {}
         written: dict[str, int] = {}  # batches per kind
-        batches = read_ahead(source, self.options.batch_size, self.path_map, keys=first, forkable=forkable, parts=parts)
-        for part, batch in batches:
+        claims = Claims(ahead.shared) if ahead is not None else None
+        if ahead is not None:
+            # No connection open across the fork: SQLite's per-process file state would
+            # follow it into the readers and break their own connections ("SQL logic error").
+            self.store.engine.dispose()
+        ahead_count = again = 0  # batches matched ahead; of those, whose decisions did not stand
+        batches = read_ahead(
+            source, self.options.batch_size, self.path_map, keys=first, forkable=forkable, parts=parts, ahead=ahead
+        )
+        for part, batch, decided in batches:
             kind = batch[0].item.kind
+            held = decided.claimed if decided is not None else set()
+            if claims is not None:
+                assert ahead is not None
+                if kind == ahead.kind:
+                    ahead.shared.ready.value = 1  # the parents are all written (they come first)
+                if decided is not None:
+                    ahead_count += 1
+                    if not claims.stands(decided, part):
+                        decided, again = None, again + 1
             with self.store.begin() as conn:
-                self.writer(kind).write(conn, batch, self.now)
+                linked = self.writer(kind).write(conn, batch, self.now, decided)
+            if claims is not None:
+                claims.committed(part, held, linked)
             count = written[kind] = written.get(kind, 0) + 1
             if self.store.dialect == "postgresql" and count & (count - 1) == 0:
                 self._analyze(kind)
@@ -155,6 +177,9 @@ class _Run:
                 seen[kind].append((part, tuple(p.item.native_id for p in batch)))
             if self.progress:
                 self.progress(self.server.name, name, number)
+        if ahead_count:
+            log.debug("%s: %d batches matched ahead, %d of them matched again by the writer",
+                      self.server.name, ahead_count, again)  # fmt: skip
 
     def _analyze(self, kind: str) -> None:
         """Refresh PostgreSQL's statistics as the tables grow (after batches 1, 2, 4, 8...).
@@ -190,7 +215,7 @@ class _Run:
                     yield from adapter.iter_tracks()
 
             parts = (lambda: track_parts(READER_PARTS)) if track_parts is not None else None
-            self.ingest(every, None, seen, forkable=forkable, first=first, parts=parts)
+            self.ingest(every, None, seen, forkable=forkable, first=first, parts=parts, ahead=self._ahead(forkable))
         finally:
             if deferred:
                 if self.progress:
@@ -200,6 +225,17 @@ class _Run:
             # in the server's order: parts one after the other (the listing digest compares orders)
             ordered = sorted(seen[kind], key=lambda entry: entry[0])
             self.mark_gone(kind, [native_id for _, ids in ordered for native_id in ids])
+
+    def _ahead(self, forkable: bool) -> Ahead | None:
+        """On a first sync read by forked readers, they match the tracks ahead if matching is needed.
+
+        Only with a database another process can open (not an in-memory SQLite).
+        """
+        if not (self.first and forkable and can_fork() and self._needs_matching("track")):
+            return None
+        if self.store.dialect == "sqlite" and sqlite_path(self.store.url) is None:
+            return None
+        return Ahead(self.store.url, self.server_id, "track", self.options.thresholds, Shared(READER_PARTS))
 
     def incremental(self, watermark: datetime) -> None:
         since = watermark - self.options.watermark_margin

@@ -29,6 +29,7 @@ from typing import TypeVar
 from ..errors import IdmapError
 from ..forking import can_fork, pickled_error, start
 from ..servers.base import ServerItem
+from .ahead import Ahead, AheadMatcher, Decided
 from .batch import Prepared, prepare
 
 __all__ = ["batches", "prefetch", "read_ahead"]
@@ -112,24 +113,28 @@ def _prepared(
 Parts = Callable[[], Sequence[Callable[[], Iterable[ServerItem]]]]
 
 
+Batch = tuple[int, list[Prepared], Decided | None]  # (part, items, their matching if done ahead)
+
+
 def read_ahead(
     source: Callable[[], Iterable[ServerItem]], size: int, path_map: PathMap, *, keys: bool, forkable: bool,
-    parts: Parts | None = None,
-) -> Iterator[tuple[int, list[Prepared]]]:  # fmt: skip
+    parts: Parts | None = None, ahead: Ahead | None = None,
+) -> Iterator[Batch]:  # fmt: skip
     """Prepared batches of ``source()``, read in a forked process where that is safe; each with its part.
 
     ``parts``, asked once ``source()`` is exhausted, gives the sources of the rest (the
     tracks of a large file in two halves, say): in a forked reader each part beyond the
     first has a reader process of its own, all at once; batches say which part they come
     from (``source()`` is part 0), so the caller can put what it collects back in order.
+    ``ahead``: forked readers match batches of that kind ahead (sync/ahead.py).
     """
     if forkable and can_fork():
-        return _in_process(source, size, path_map, keys, parts)
+        return _in_process(source, size, path_map, keys, parts, ahead)
 
-    def chained() -> Iterator[tuple[int, list[Prepared]]]:
-        yield from ((0, batch) for batch in _prepared(source, size, path_map, keys))
+    def chained() -> Iterator[Batch]:
+        yield from ((0, batch, None) for batch in _prepared(source, size, path_map, keys))
         for index, part in enumerate(parts() if parts is not None else ()):
-            yield from ((index, batch) for batch in _prepared(part, size, path_map, keys))
+            yield from ((index, batch, None) for batch in _prepared(part, size, path_map, keys))
 
     return prefetch(chained())
 
@@ -150,7 +155,7 @@ _DONE_MESSAGE = pickle.dumps(("done", None))
 
 
 def _child(sender: Connection, source: Callable[[], Iterable[ServerItem]], size: int, path_map: PathMap,
-           keys: bool, parts: Parts | None, part: int = 0) -> None:  # fmt: skip
+           keys: bool, parts: Parts | None, part: int = 0, ahead: Ahead | None = None) -> None:  # fmt: skip
     # Every record goes to the writer, which hands it to its own handlers.
     loggers = [
         logging.getLogger(),
@@ -162,14 +167,15 @@ def _child(sender: Connection, source: Callable[[], Iterable[ServerItem]], size:
         logger.propagate = True
     logging.getLogger().addHandler(_PipeLog(sender))
     helpers: list[tuple[Connection, BaseProcess]] = []
+    matcher = AheadMatcher(ahead, part) if ahead is not None else None
     try:
-        _send(sender, source, size, path_map, keys, part)
+        _send(sender, source, size, path_map, keys, part, matcher)
         if parts is not None:
             sources = list(parts())
             for index, later in enumerate(sources[1:], start=1):
-                helpers.append(start(_child, later, size, path_map, keys, None, index, name="idmap-reader"))
+                helpers.append(start(_child, later, size, path_map, keys, None, index, ahead, name="idmap-reader"))
             if sources:
-                _send(sender, sources[0], size, path_map, keys, part, helpers)
+                _send(sender, sources[0], size, path_map, keys, part, matcher, helpers)
             _relay(helpers, sender, wait=True)
         sender.send_bytes(_DONE_MESSAGE)
     except (BrokenPipeError, ConnectionResetError):
@@ -179,6 +185,8 @@ def _child(sender: Connection, source: Callable[[], Iterable[ServerItem]], size:
             sender.send_bytes(pickled_error(exc))
     finally:
         sender.close()
+        if matcher is not None:
+            matcher.close()
         for receiver, process in helpers:
             receiver.close()
             if process.is_alive():
@@ -187,10 +195,13 @@ def _child(sender: Connection, source: Callable[[], Iterable[ServerItem]], size:
 
 
 def _send(sender: Connection, source: Callable[[], Iterable[ServerItem]], size: int, path_map: PathMap,
-          keys: bool, part: int, helpers: list[tuple[Connection, BaseProcess]] | None = None) -> None:  # fmt: skip
+          keys: bool, part: int, matcher: AheadMatcher | None,
+          helpers: list[tuple[Connection, BaseProcess]] | None = None) -> None:  # fmt: skip
     """Each prepared batch of ``source()`` down the pipe; between two, what the helpers have ready."""
     for batch in _prepared(source, size, path_map, keys):
-        message = ("batch", (batch[0].item.kind, part, [p.wire() for p in batch]))
+        decided = matcher(batch) if matcher is not None else None
+        wired = decided.wire() if decided is not None else None
+        message = ("batch", (batch[0].item.kind, part, [p.wire() for p in batch], wired))
         sender.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
         if helpers:
             _relay(helpers, sender, wait=False)
@@ -219,10 +230,13 @@ def _relay(helpers: list[tuple[Connection, BaseProcess]], sender: Connection, *,
 
 
 def _in_process(
-    source: Callable[[], Iterable[ServerItem]], size: int, path_map: PathMap, keys: bool, parts: Parts | None
-) -> Iterator[tuple[int, list[Prepared]]]:
+    source: Callable[[], Iterable[ServerItem]], size: int, path_map: PathMap, keys: bool, parts: Parts | None,
+    ahead: Ahead | None,
+) -> Iterator[Batch]:  # fmt: skip
     # not a daemon: it may start part readers (ended below, or by the pipe when the writer dies)
-    receiver, child = start(_child, source, size, path_map, keys, parts, name="idmap-reader", daemon=parts is None)
+    receiver, child = start(
+        _child, source, size, path_map, keys, parts, 0, ahead, name="idmap-reader", daemon=parts is None
+    )
     try:
         while True:
             try:
@@ -231,8 +245,9 @@ def _in_process(
                 child.join(timeout=5)
                 raise IdmapError(f"the reader process ended unexpectedly (exit code {child.exitcode})") from None
             if tag == "batch":
-                kind, part, rows = payload
-                yield part, [Prepared.from_wire(kind, row) for row in rows]
+                kind, part, rows, wired = payload
+                decided = Decided.from_wire(wired) if wired is not None else None
+                yield part, [Prepared.from_wire(kind, row) for row in rows], decided
             elif tag == "log":
                 logging.getLogger(payload.name).handle(payload)
             elif tag == "done":

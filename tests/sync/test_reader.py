@@ -90,8 +90,9 @@ def test_a_writer_that_stops_early_ends_the_reader(tmp_path: Path) -> None:
     generate(library, tracks=5_000, albums=100, artists=20, seed=5)
     adapter = SnapshotServer(ServerConfig(name="lib", kind="snapshot", url=str(library)))
     batches = read_ahead(adapter.iter_tracks, 100, (), keys=True, forkable=True)
-    part, first = next(batches)
+    part, first, decided = next(batches)
     assert part == 0 and len(first) == 100 and first[0].keys  # prepared, keys worked out by the reader
+    assert decided is None  # nothing is matched ahead unless asked
     assert len(multiprocessing.active_children()) == 1
     batches.close()  # type: ignore[attr-defined]  # a generator: its cleanup ends the reader
     assert multiprocessing.active_children() == []
