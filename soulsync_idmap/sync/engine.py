@@ -100,6 +100,7 @@ class _Run:
         self.path_map = server_config(server, {}).path_map
         self.writers: dict[str, BatchWriter] = {}
         self.first = False  # the server had no link when this run began (set by ``full``)
+        self.content: str | None = None  # the adapter's digest of all it holds, taken as the run began
 
     def writer(self, kind: str) -> BatchWriter:
         if kind not in self.writers:
@@ -193,6 +194,8 @@ class _Run:
             conn.commit()
 
     def full(self) -> None:
+        self.content = self._content()
+        self._remember_content(None)
         seen: Seen = {kind: [] for kind in KINDS}
         link = table("link")
         with self.store.begin() as conn:
@@ -244,12 +247,57 @@ class _Run:
         unchanged = getattr(self.adapter, "unchanged_since", None)
         if unchanged is not None and unchanged(watermark):
             return  # the source vouches that nothing was added, changed or removed
+        self.content = self._content()
+        if self.content is not None:
+            with self.store.engine.connect() as conn:
+                stored = _digests(conn, self.server_id)
+                if stored.get("content") == self.content and all(
+                    stored.get(kind, [None, None])[1] == self._live(conn, kind) for kind in KINDS
+                ):
+                    return  # rewritten, but the same bytes as when the last run completed, the same links live
+            self._remember_content(None)  # until this run completes
         self.ingest(lambda: self.adapter.changed_since(since), "changes", None)
         for kind in KINDS:
             ids = list(self.adapter.all_ids(kind))
             self.mark_gone(kind, ids)
             if self.progress:
                 self.progress(self.server.name, f"{kind} ids", len(ids))
+
+    def _live(self, conn: Connection, kind: str) -> int:
+        """Live links of the server (all links by the unique index, less the gone ones by theirs)."""
+        link = table("link")
+        where = (link.c.server_id == self.server_id, link.c.kind == kind)
+        total = conn.execute(select(func.count()).select_from(link).where(*where)).scalar_one()
+        gone = conn.execute(select(func.count()).select_from(link).where(*where, link.c.gone_at.is_not(None)))
+        return int(total - gone.scalar_one())
+
+    def _content(self) -> str | None:
+        """The adapter's digest of everything it holds, where it has one (a snapshot file's bytes)."""
+        digest = getattr(self.adapter, "content_digest", None)
+        return digest() if digest is not None else None
+
+    def _remember_content(self, value: str | None) -> None:
+        """Record the digest of the content a completed run has synced (None: forget it).
+
+        Forgotten as a run that reads begins: one that fails after writing some changes must
+        not leave behind the digest of the content before them.
+        """
+        with self.store.begin() as conn:
+            stored = _digests(conn, self.server_id)
+            if stored.get("content") == value:
+                return
+            if value is None:
+                del stored["content"]
+            else:
+                stored["content"] = value
+            server = table("server")
+            conn.execute(update(server).where(server.c.id == self.server_id).values(listing_digest=json.dumps(stored)))
+
+    def completed(self) -> None:
+        """After a run that completed: keep the content digest unless the source changed meanwhile."""
+        unchanged = getattr(self.adapter, "unchanged_since", None)
+        if self.content is not None and unchanged is not None and unchanged(self.now):
+            self._remember_content(self.content)
 
     def mark_gone(self, kind: str, listed: list[str]) -> None:
         """Tombstone live links the server no longer lists; revive listed gone ones.
@@ -363,6 +411,7 @@ def sync_server(
         else:
             assert server.watermark is not None
             run.incremental(server.watermark)
+        run.completed()
     except (IdmapError, KeyboardInterrupt, Exception) as exc:
         result.error = str(exc) or type(exc).__name__
         result.finished_at = utcnow()

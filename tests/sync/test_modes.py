@@ -9,8 +9,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from freezegun import freeze_time
 
+from soulsync_idmap.errors import SnapshotError
+from soulsync_idmap.servers.snapshot import SnapshotServer
 from tests.conftest import Invoke, write_jsonl
 
 
@@ -92,3 +95,38 @@ def test_an_unchanged_listing_skips_the_comparison_but_not_a_tombstone_to_undo(
     assert _sync(idmap)["revived"] == 1
     write_jsonl(snap, [r for r in base if r["id"] != "t2"])
     assert _sync(idmap)["gone"] == 1
+
+
+def test_a_file_rewritten_with_the_same_bytes_is_not_read_again(
+    idmap: Invoke, tmp_path: Path, small_library: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, snap = _synced_stamped_library(idmap, tmp_path, small_library)
+    write_jsonl(snap, base)  # rewritten: a newer modification time, the same bytes
+
+    def no_light_pass(self: SnapshotServer, watermark: datetime | None) -> None:
+        raise AssertionError("the file was read again")
+
+    monkeypatch.setattr(SnapshotServer, "_scan", no_light_pass)
+    summary = _sync(idmap)
+    assert (summary["mode"], summary["seen"]) == ("incremental", 0)
+
+
+def test_a_run_that_fails_forgets_the_digest_of_the_content_it_started_from(
+    idmap: Invoke, tmp_path: Path, small_library: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Unstamped lines: every incremental reads them all, so only the digest could skip them.
+    snap = write_jsonl(tmp_path / "home.jsonl", small_library)
+    idmap("servers", "add", "snapshot", "home", "--url", str(snap))
+    assert _sync(idmap)["new"] == 7
+    write_jsonl(snap, [dict(r, name="Airbag (Live)") if r["id"] == "t1" else r for r in small_library])
+
+    def lost(self: SnapshotServer, kind: str) -> None:
+        raise SnapshotError("the disk went away", path=str(snap))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SnapshotServer, "all_ids", lost)  # after the changes are written
+        failed = idmap("sync", "home")
+        assert failed.exit_code != 0 and "the disk went away" in failed.output
+    write_jsonl(snap, small_library)  # back to the bytes of the last completed run
+    summary = _sync(idmap)
+    assert summary["updated"] == 1  # the failed run's change is undone, not skipped as "the same bytes"
