@@ -55,6 +55,23 @@ def test_decisions_stand_unless_a_later_batch_touched_their_candidates_unforesee
     assert claims.stands(_decided(3, {"u9"}, ["u9"]), part=1)
 
 
+class _Paced(SnapshotServer):
+    """Reads its tracks in two parts, slowly: the readers do not finish before the writer reaches the tracks."""
+
+    delay = 0.01
+
+    def track_parts(self, count: int) -> list[Callable[[], Iterator[ServerTrack]]]:
+        def paced(part: Callable[[], Iterator[ServerTrack]]) -> Callable[[], Iterator[ServerTrack]]:
+            def read() -> Iterator[ServerTrack]:
+                for track in part():
+                    time.sleep(self.delay)
+                    yield track
+
+            return read
+
+        return [paced(part) for part in super().track_parts(count)]
+
+
 def _mapping(url: str) -> tuple[list[Any], list[Any]]:
     """Per twin item, the base item it was merged with (or none); the review queue, by native ids."""
     store = Store.open(url)
@@ -85,7 +102,9 @@ def _sync_twin(url: str, base: Path, twin: Path, config: Config) -> None:
         store.add_server("base", "snapshot", str(base), {})
         store.add_server("twin", "snapshot", str(twin), {})
         sync_server(store, "base", config, SyncOptions(batch_size=100))
-        sync_server(store, "twin", config, SyncOptions(batch_size=100))
+        twin_adapter = _Paced(server_config(store.server("twin"), {}))
+        twin_adapter.delay = 0.001
+        sync_server(store, "twin", config, SyncOptions(batch_size=100), adapter=twin_adapter)
     finally:
         store.close()
 
@@ -108,21 +127,6 @@ def test_a_noisy_twin_matched_ahead_is_matched_as_by_the_writer_alone(
     links, reviews = _mapping(db_url)
     assert sum(1 for *_, merged in links if merged) > 3000  # most of the twin merged
     assert (links, reviews) == _mapping(other_db_url)
-
-
-class _Paced(SnapshotServer):
-    """Reads its tracks in two parts, slowly: the writer is not left behind, readers match ahead."""
-
-    def track_parts(self, count: int) -> list[Callable[[], Iterator[ServerTrack]]]:
-        def paced(part: Callable[[], Iterator[ServerTrack]]) -> Callable[[], Iterator[ServerTrack]]:
-            def read() -> Iterator[ServerTrack]:
-                for track in part():
-                    time.sleep(0.01)
-                    yield track
-
-            return read
-
-        return [paced(part) for part in super().track_parts(count)]
 
 
 def test_the_same_recording_in_many_batches_and_both_parts_is_merged_once(
