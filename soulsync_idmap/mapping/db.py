@@ -60,8 +60,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.execute("PRAGMA cache_size=-262144")  # 256 MB: index pages of a 1M-track library
-    # Checkpoint every ~32 MB of WAL, not every 4 MB: a sync batch is larger than that.
-    cursor.execute("PRAGMA wal_autocheckpoint=8192")
+    # Checkpoint every ~256 MB of WAL, not every 4 MB: a sync batch is larger than that, and
+    # a large sync rewrites the same index pages many times between two checkpoints.
+    cursor.execute("PRAGMA wal_autocheckpoint=65536")
     cursor.close()
 
 
