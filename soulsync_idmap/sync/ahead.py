@@ -124,7 +124,7 @@ class AheadMatcher:
         if self._engine is None:
             self._engine = open_engine(self.ahead.url)
         with self._engine.connect() as conn:
-            parents = self.writer._parents(conn, [p.item for p in unique.values()])
+            parents = self.writer.resolved_parents(conn, [p.item for p in unique.values()])
             incoming = []
             for p in unique.values():
                 record, keys = p.matching()

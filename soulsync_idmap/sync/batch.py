@@ -199,7 +199,9 @@ class BatchWriter:
                 changed.append((row, prepared))
         if decided is not None and decided.natives != tuple(p.item.native_id for p in fresh):
             decided = None  # decided for other items (some were written before)
-        parents = decided.parents if decided is not None else self._parents(conn, [p.item for p in unique.values()])
+        parents = (
+            decided.parents if decided is not None else self.resolved_parents(conn, [p.item for p in unique.values()])
+        )
         linked: set[str] = set()
         if changed:
             self._update(conn, changed, parents, now)
@@ -236,7 +238,7 @@ class BatchWriter:
             found.update({n: u for n, u in conn.execute(query)})
         return found
 
-    def _parents(self, conn: Connection, items: list[ServerItem]) -> dict[str, dict[str, str | None]]:
+    def resolved_parents(self, conn: Connection, items: list[ServerItem]) -> dict[str, dict[str, str | None]]:
         """Resolved parent UUIDs of each item, by native id."""
         if self.kind == "artist":
             return {}
