@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import ARRAY, Connection, String, Table, bindparam, func, select
+
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = ["BulkInsert", "one_array"]
 
@@ -82,7 +85,24 @@ class BulkInsert:
                     values[index] = done
                 processed.append(tuple(values))
             rows = processed
+        if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+            self._copy(conn, rows)
+            return
         conn.exec_driver_sql(sql, list(rows))
+
+    def _copy(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+        """PostgreSQL: ``COPY ... FROM STDIN`` on the connection's own transaction.
+
+        Several times the rate of ``executemany`` (which psycopg already pipelines): the
+        rows stream as one statement, without a round trip or a parse per row.
+        """
+        preparer = conn.dialect.identifier_preparer
+        names = ", ".join(preparer.quote(c) for c in self.columns)
+        raw = cast("psycopg.Connection[Any]", conn.connection.dbapi_connection)
+        statement = f"COPY {preparer.format_table(self.table)} ({names}) FROM STDIN"
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 def one_array(conn: Connection, values: Sequence[Any], name: str = "values") -> Any:
