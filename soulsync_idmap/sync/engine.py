@@ -252,7 +252,7 @@ class _Run:
             with self.store.engine.connect() as conn:
                 stored = _digests(conn, self.server_id)
                 if stored.get("content") == self.content and all(
-                    stored.get(kind, [None, None])[1] == self._live(conn, kind) for kind in KINDS
+                    _recorded_live(stored, kind) == self._live(conn, kind) for kind in KINDS
                 ):
                     return  # rewritten, but the same bytes as when the last run completed, the same links live
             self._remember_content(None)  # until this run completes
@@ -354,6 +354,12 @@ def _digests(conn: Connection, server_id: int) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _recorded_live(stored: dict[str, Any], kind: str) -> int | None:
+    """The live links recorded with a kind's listing digest, if a well-formed one is there."""
+    entry = stored.get(kind)
+    return entry[1] if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], int) else None
 
 
 def _start_run(store: Store, server_id: int, mode: str, started: datetime) -> int:

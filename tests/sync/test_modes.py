@@ -130,3 +130,21 @@ def test_a_run_that_fails_forgets_the_digest_of_the_content_it_started_from(
     write_jsonl(snap, small_library)  # back to the bytes of the last completed run
     summary = _sync(idmap)
     assert summary["updated"] == 1  # the failed run's change is undone, not skipped as "the same bytes"
+
+
+def test_a_hand_edited_listing_record_is_not_trusted(
+    idmap: Invoke, tmp_path: Path, small_library: list[dict[str, Any]], db_url: str
+) -> None:
+    from sqlalchemy import text
+
+    from soulsync_idmap import IdMap
+
+    base, snap = _synced_stamped_library(idmap, tmp_path, small_library)
+    with IdMap.open(db_url) as api, api.store.engine.begin() as conn:
+        stored = json.loads(conn.execute(text("SELECT listing_digest FROM server WHERE name = 'home'")).scalar_one())
+        assert "content" in stored
+        stored["track"] = 7  # not a [digest, live links] pair
+        conn.execute(text("UPDATE server SET listing_digest = :d WHERE name = 'home'"), {"d": json.dumps(stored)})
+    write_jsonl(snap, base)  # the same bytes: only the record could vouch for them
+    summary = _sync(idmap)
+    assert (summary["mode"], summary["gone"], summary["revived"]) == ("incremental", 0, 0)
