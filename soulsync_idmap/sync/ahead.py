@@ -38,7 +38,6 @@ from sqlalchemy import Engine
 from ..mapping.db import open_engine
 from ..matching import MatchScore, Thresholds
 from .batch import BatchWriter, Prepared, match_items
-from .candidates import Incoming
 
 __all__ = ["Ahead", "AheadMatcher", "Claims", "Decided", "Shared"]
 
@@ -125,10 +124,7 @@ class AheadMatcher:
             self._engine = open_engine(self.ahead.url)
         with self._engine.connect() as conn:
             parents = self.writer.resolved_parents(conn, [p.item for p in unique.values()])
-            incoming = []
-            for p in unique.values():
-                record, keys = p.matching()
-                incoming.append(Incoming(p.item, record, keys, p.path, p.tail, parents.get(p.item.native_id, {})))
+            incoming = [p.incoming(parents) for p in unique.values()]
             found = match_items(conn, self.ahead.kind, self.ahead.server_id, self.ahead.thresholds, incoming, held)
         decided = Decided(snapshot, tuple(unique), found.targets, found.proposals, frozenset(found.considered), parents)
         self.held.append((number, decided.claimed))

@@ -131,6 +131,11 @@ class Prepared:
             self.keys = keys_of(self.record)
         return self.record, self.keys
 
+    def incoming(self, parents: dict[str, dict[str, str | None]]) -> Incoming:
+        """The item as matching takes it, with its parents' UUIDs from ``parents`` (by native id)."""
+        record, keys = self.matching()
+        return Incoming(self.item, record, keys, self.path, self.tail, parents.get(self.item.native_id, {}))
+
     # A compact form for passing between processes: plain tuples pickle and load several
     # times faster than the frozen dataclasses.
     def wire(self) -> tuple[Any, ...]:
@@ -296,11 +301,9 @@ class BatchWriter:
         if decided is not None:
             targets, proposals = decided.targets, decided.proposals
         elif self.match:  # the matching records are built only here: a first sync needs none
-            incoming = []
-            for p in fresh:
-                record, keys = p.matching()
-                incoming.append(Incoming(p.item, record, keys, p.path, p.tail, parents.get(p.item.native_id, {})))
-            targets, proposals = self._match(conn, incoming)
+            incoming = [p.incoming(parents) for p in fresh]
+            found = match_items(conn, self.kind, self.server_id, self.thresholds, incoming)
+            targets, proposals = found.targets, found.proposals
         entity_rows: list[tuple[Any, ...]] = []
         link_rows: list[tuple[Any, ...]] = []
         new_uuids: list[str] = []
@@ -328,12 +331,6 @@ class BatchWriter:
         if proposals:
             self._propose(conn, [(cand, new_uuids[i], m) for i, cand, m in proposals], now)
         return {t for t in targets if t is not None}
-
-    def _match(
-        self, conn: Connection, incoming: list[Incoming]
-    ) -> tuple[list[str | None], list[tuple[int, str, MatchScore]]]:
-        found = match_items(conn, self.kind, self.server_id, self.thresholds, incoming)
-        return found.targets, found.proposals
 
     def _propose(self, conn: Connection, pairs: list[tuple[str, str, MatchScore]], now: datetime) -> None:
         review = table("review_item")

@@ -290,8 +290,7 @@ class _Run:
                 del stored["content"]
             else:
                 stored["content"] = value
-            server = table("server")
-            conn.execute(update(server).where(server.c.id == self.server_id).values(listing_digest=json.dumps(stored)))
+            _store_digests(conn, self.server_id, stored)
 
     def completed(self) -> None:
         """After a run that completed: keep the content digest unless the source changed meanwhile."""
@@ -342,8 +341,7 @@ class _Run:
             self.counts.gone += left
             self.counts.revived += len(back)
             stored[kind] = [digest, live - left + len(back)]
-            server = table("server")
-            conn.execute(update(server).where(server.c.id == self.server_id).values(listing_digest=json.dumps(stored)))
+            _store_digests(conn, self.server_id, stored)
 
 
 def _digests(conn: Connection, server_id: int) -> dict[str, Any]:
@@ -354,6 +352,11 @@ def _digests(conn: Connection, server_id: int) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _store_digests(conn: Connection, server_id: int, stored: dict[str, Any]) -> None:
+    server = table("server")
+    conn.execute(update(server).where(server.c.id == server_id).values(listing_digest=json.dumps(stored)))
 
 
 def _recorded_live(stored: dict[str, Any], kind: str) -> int | None:
