@@ -14,12 +14,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.gen_library import generate
+from soulsync_idmap.demo.fake_jellyfin import FakeJellyfin
+from soulsync_idmap.demo.fake_plex import FakePlex
 from soulsync_idmap.servers.base import ServerConfig
 from soulsync_idmap.servers.jellyfin import JellyfinServer
 from soulsync_idmap.servers.plex import PlexServer
-from soulsync_idmap.testing.fake_jellyfin import FakeJellyfin
-from soulsync_idmap.testing.fake_plex import FakePlex
+from tests.support.gen_library import generate
 
 
 def measure(name: str, fake: FakePlex | FakeJellyfin, adapter: PlexServer | JellyfinServer) -> list[tuple[str, ...]]:

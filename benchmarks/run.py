@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.gen_library import generate  # noqa: E402
-from benchmarks.twin import make_twin  # noqa: E402
+from tests.support.gen_library import generate  # noqa: E402
+from tests.support.twin import make_twin  # noqa: E402
 
 BENCH = ROOT / ".bench"
 PG_ADMIN = os.environ.get("IDMAP_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -9,14 +9,14 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from soulsync_idmap.config import Config
+from soulsync_idmap.demo.fake_jellyfin import FakeJellyfin
+from soulsync_idmap.demo.loopback import Fault
 from soulsync_idmap.enrich import SpotifyArtists, choose, enrich_artist_images
 from soulsync_idmap.errors import Unsupported
 from soulsync_idmap.mapping.store import Store
 from soulsync_idmap.sync import sync_servers
-from soulsync_idmap.testing.fake_jellyfin import FakeJellyfin
-from soulsync_idmap.testing.fake_spotify import FakeSpotify, SpotifyArtist
-from soulsync_idmap.testing.loopback import Fault
 from tests.conftest import write_jsonl
+from tests.support.fake_spotify import FakeSpotify, SpotifyArtist
 
 TOKEN = "jf-token-0123"
 LIBRARY = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "ServerItem",
     "ServerTrack",
     "only",
+    "parse_datetime",
 ]
 
 EntityKind = Literal["artist", "album", "track"]
@@ -104,6 +105,14 @@ class ServerConfig:
 
     def __repr__(self) -> str:  # never show secrets
         return f"ServerConfig(name={self.name!r}, kind={self.kind!r}, url={self.url!r})"
+
+
+def parse_datetime(value: str) -> datetime:
+    """Parse ISO 8601 (``Z`` allowed, any number of fractional digits); naive means UTC."""
+    parsed = datetime.fromisoformat(value.strip())
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 ItemT = TypeVar("ItemT", ServerArtist, ServerAlbum, ServerTrack)

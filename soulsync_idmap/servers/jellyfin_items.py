@@ -13,8 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import BadResponse
-from .base import EntityKind, ServerAlbum, ServerArtist, ServerTrack
-from .snapshot import parse_datetime
+from .base import EntityKind, ServerAlbum, ServerArtist, ServerTrack, parse_datetime
 
 __all__ = ["TYPES", "is_type", "items_of", "native_id", "to_album", "to_artist", "to_track", "wire_date"]
 

@@ -27,7 +27,17 @@ from typing import Any, BinaryIO
 
 from ..errors import SnapshotError, Unsupported
 from ..forking import Forked, can_fork
-from .base import KINDS, EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack, only
+from .base import (
+    KINDS,
+    EntityKind,
+    ServerAlbum,
+    ServerArtist,
+    ServerConfig,
+    ServerItem,
+    ServerTrack,
+    only,
+    parse_datetime,
+)
 
 __all__ = ["SnapshotServer", "item_to_json", "parse_datetime", "read_snapshot", "write_snapshot"]
 
@@ -57,26 +67,6 @@ KNOWN_FIELDS = frozenset(
 )
 _INT_FIELDS = ("track_number", "disc_number", "duration_ms", "year")
 _STR_FIELDS = ("artist_id", "album_id", "mbid", "isrc", "path", "sort_name", "artist_name", "album_name")
-
-
-def parse_datetime(value: str) -> datetime:
-    """Parse ISO 8601 (``Z`` allowed, up to 7 fractional digits); naive means UTC."""
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    # Jellyfin writes 7 fractional digits; Python < 3.11 accepted 6 only, trim to be safe.
-    if "." in text:
-        head, _, rest = text.partition(".")
-        digits = ""
-        i = 0
-        while i < len(rest) and rest[i].isdigit():
-            digits += rest[i]
-            i += 1
-        text = f"{head}.{digits[:6].ljust(6, '0')}{rest[i:]}"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 _MAX_INT = 2**62

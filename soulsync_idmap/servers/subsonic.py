@@ -26,8 +26,7 @@ from typing import Any, Literal
 import httpx
 
 from ..errors import AuthError, BadResponse, ConfigError, ServerError, ServerUnreachable, Unsupported
-from .base import EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack, only
-from .snapshot import parse_datetime
+from .base import EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack, only, parse_datetime
 
 __all__ = ["SubsonicServer"]
 

@@ -8,7 +8,7 @@ import pytest
 
 from soulsync_idmap.matching import TrackRecord, map_path, score_tracks, track_keys
 from soulsync_idmap.servers.base import ServerTrack
-from soulsync_idmap.testing.twins import Twins, make_twins
+from tests.support.twins import Twins, make_twins
 
 PATH_MAP = (("/media/music", "/data/music"),)
 

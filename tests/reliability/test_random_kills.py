@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from benchmarks.gen_library import generate
+from tests.support.gen_library import generate
 from tests.sync.test_crash_and_lock import IDMAP, _env, check_invariants
 
 KILLS = 8

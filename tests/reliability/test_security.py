@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from benchmarks.gen_library import generate
+from soulsync_idmap.demo.fake_jellyfin import FakeJellyfin
 from soulsync_idmap.mapping.store import Store, server_config
-from soulsync_idmap.testing.fake_jellyfin import FakeJellyfin
 from tests.conftest import Invoke
+from tests.support.gen_library import generate
 
 SECRET = "s3cr3t-t0ken-4f9a8b7c6d5e4f3a2b1c"
 PASSWORD = "hunter2-Pa55w0rd!"

@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
+from soulsync_idmap.demo.fake_jellyfin import FakeJellyfin, LibrarySpec
+from soulsync_idmap.demo.loopback import Fault, LoopbackServer, Request, Response
 from soulsync_idmap.errors import AuthError, BadResponse, ConfigError, NotFound, ServerUnreachable, Unsupported
 from soulsync_idmap.servers import open_server
 from soulsync_idmap.servers.base import MediaServer, ServerAlbum, ServerArtist, ServerConfig, ServerTrack
 from soulsync_idmap.servers.jellyfin import JellyfinServer
-from soulsync_idmap.testing.fake_jellyfin import FakeJellyfin, LibrarySpec
-from soulsync_idmap.testing.loopback import Fault, LoopbackServer, Request, Response
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 OLD = "2024-02-01T08:00:00Z"

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from benchmarks.gen_library import generate
+from soulsync_idmap.demo.fake_jellyfin import FakeJellyfin
 from soulsync_idmap.servers.snapshot import read_snapshot
-from soulsync_idmap.testing.fake_jellyfin import FakeJellyfin
 from tests.conftest import Invoke
+from tests.support.gen_library import generate
 
 TOKEN = "c0ffee00c0ffee00c0ffee00c0ffee00"
 

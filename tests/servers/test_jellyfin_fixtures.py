@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
+from soulsync_idmap.demo.loopback import LoopbackServer, Request, Response
 from soulsync_idmap.errors import BadResponse
 from soulsync_idmap.servers.base import ServerAlbum, ServerArtist, ServerConfig, ServerTrack
 from soulsync_idmap.servers.jellyfin import JellyfinServer
 from soulsync_idmap.servers.jellyfin_items import to_album, to_artist, to_track
-from soulsync_idmap.testing.loopback import LoopbackServer, Request, Response
 
 ANCHORS = Path(os.environ.get("IDMAP_ANCHORS", Path(__file__).resolve().parents[3] / "shared" / "anchors"))
 JF = ANCHORS / "fixtures" / "jellyfin"

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from benchmarks.gen_library import generate
+from soulsync_idmap.demo.fake_plex import FakePlex
+from soulsync_idmap.demo.loopback import Fault, LoopbackServer, Request, Response
 from soulsync_idmap.errors import AuthError, ConfigError, ServerError, ServerUnreachable
 from soulsync_idmap.servers.base import ServerAlbum, ServerArtist, ServerConfig, ServerTrack
 from soulsync_idmap.servers.plex import PlexServer
-from soulsync_idmap.testing.fake_plex import FakePlex
-from soulsync_idmap.testing.loopback import Fault, LoopbackServer, Request, Response
 from tests.conftest import Invoke
+from tests.support.gen_library import generate
 
 ANCHORS = Path(os.environ.get("IDMAP_ANCHORS", Path(__file__).resolve().parents[3] / "shared" / "anchors"))
 CAPTURES = ANCHORS / "fixtures" / "plex" / "streammusic-docs"

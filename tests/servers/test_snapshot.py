@@ -104,7 +104,7 @@ def test_the_second_half_reports_errors_with_the_files_line_numbers(
 
 
 def test_two_halves_find_what_one_pass_finds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from benchmarks.gen_library import generate
+    from tests.support.gen_library import generate
 
     path = tmp_path / "lib.jsonl"
     generate(path, tracks=3_000, albums=200, artists=40, seed=8)
@@ -143,7 +143,7 @@ def test_a_full_read_gives_parents_first_with_their_names(
 
 @pytest.mark.parametrize("count", [2, 3])
 def test_track_parts_read_what_one_pass_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int) -> None:
-    from benchmarks.gen_library import generate
+    from tests.support.gen_library import generate
 
     path = tmp_path / "lib.jsonl"
     generate(path, tracks=2_000, albums=150, artists=30, seed=9)

@@ -13,14 +13,14 @@ import httpx
 import pytest
 
 from soulsync_idmap import IdMap
+from soulsync_idmap.demo.fake_jellyfin import FakeJellyfin
+from soulsync_idmap.demo.loopback import LoopbackServer, Request, Response
 from soulsync_idmap.errors import AuthError, ServerError
 from soulsync_idmap.servers.base import ServerConfig
 from soulsync_idmap.servers.subsonic import SubsonicServer
-from soulsync_idmap.testing.audio import Tagged, write_mp3
-from soulsync_idmap.testing.fake_jellyfin import FakeJellyfin
-from soulsync_idmap.testing.loopback import LoopbackServer, Request, Response
-from soulsync_idmap.testing.supysonic_server import SupysonicServer
 from tests.conftest import Invoke, write_jsonl
+from tests.support.audio import Tagged, write_mp3
+from tests.support.supysonic_server import SupysonicServer
 
 ANCHORS = Path(os.environ.get("IDMAP_ANCHORS", Path(__file__).resolve().parents[3] / "shared" / "anchors"))
 SPEC = ANCHORS / "fixtures" / "subsonic" / "opensubsonic-spec"

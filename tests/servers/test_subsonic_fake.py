@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from soulsync_idmap import IdMap
+from soulsync_idmap.demo.loopback import Fault
 from soulsync_idmap.errors import AuthError, ServerError, ServerUnreachable
 from soulsync_idmap.servers.base import ServerAlbum, ServerArtist, ServerConfig, ServerTrack
 from soulsync_idmap.servers.subsonic import SubsonicServer
-from soulsync_idmap.testing.fake_subsonic import FakeSubsonic
-from soulsync_idmap.testing.loopback import Fault
 from tests.conftest import Invoke, write_jsonl
+from tests.support.fake_subsonic import FakeSubsonic
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 REC = "8f3471b5-7e6a-48da-86a9-c1c07a0f47ae"

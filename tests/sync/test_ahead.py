@@ -11,8 +11,6 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from benchmarks.gen_library import generate
-from benchmarks.twin import make_twin
 from soulsync_idmap.config import Config
 from soulsync_idmap.mapping.store import Store, server_config
 from soulsync_idmap.servers import snapshot
@@ -22,6 +20,8 @@ from soulsync_idmap.sync import SyncOptions, engine, sync_server
 from soulsync_idmap.sync.ahead import WINDOW, Claims, Decided, Shared
 from soulsync_idmap.sync.batch import BatchWriter
 from tests.conftest import write_jsonl
+from tests.support.gen_library import generate
+from tests.support.twin import make_twin
 
 
 def _decided(snapshot: int, considered: set[str], targets: list[str | None]) -> Decided:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from benchmarks.gen_library import generate
 from soulsync_idmap import IdMap
+from tests.support.gen_library import generate
 
 IDMAP = [sys.executable, "-m", "soulsync_idmap.cli"]
 

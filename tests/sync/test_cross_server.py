@@ -6,13 +6,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.gen_library import generate
-from benchmarks.twin import _other_id, make_twin
 from soulsync_idmap import IdMap
 from soulsync_idmap.config import Config
 from soulsync_idmap.mapping.store import Store
 from soulsync_idmap.sync import SyncOptions, sync_server
 from tests.conftest import Invoke, write_jsonl
+from tests.support.gen_library import generate
+from tests.support.twin import _other_id, make_twin
 
 
 def test_noisy_twin_merges_into_the_same_uuids(idmap: Invoke, tmp_path: Path, db_url: str) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from benchmarks.gen_library import generate
 from soulsync_idmap.config import Config
 from soulsync_idmap.errors import IdmapError, SnapshotError
 from soulsync_idmap.mapping.store import Store, server_config
@@ -24,6 +23,7 @@ from soulsync_idmap.servers.base import ServerConfig, ServerTrack
 from soulsync_idmap.servers.snapshot import SnapshotServer
 from soulsync_idmap.sync import SyncOptions, reader, sync_server
 from soulsync_idmap.sync.reader import read_ahead
+from tests.support.gen_library import generate
 from tests.sync.test_crash_and_lock import check_invariants
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from soulsync_idmap.testing.fake_jellyfin import FakeJellyfin
+from soulsync_idmap.demo.fake_jellyfin import FakeJellyfin
 
 KEY = "fake-key-123"
 AUTH = {"Authorization": f'MediaBrowser Client="t", Device="t", DeviceId="d1", Version="1", Token="{KEY}"'}

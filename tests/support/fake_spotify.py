@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
-from .loopback import LoopbackServer, Request, Response
+from soulsync_idmap.demo.loopback import LoopbackServer, Request, Response
 
 __all__ = ["FakeSpotify", "SpotifyArtist"]
 

@@ -22,9 +22,9 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from ..servers.base import ServerAlbum, ServerArtist, ServerItem, ServerTrack
-from ..servers.snapshot import read_snapshot
-from .loopback import LoopbackServer, Request, Response
+from soulsync_idmap.demo.loopback import LoopbackServer, Request, Response
+from soulsync_idmap.servers.base import ServerAlbum, ServerArtist, ServerItem, ServerTrack
+from soulsync_idmap.servers.snapshot import read_snapshot
 
 __all__ = ["FakeSubsonic"]
 

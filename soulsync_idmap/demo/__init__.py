@@ -17,12 +17,12 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 
-from .api import IdMap
-from .config import Config
-from .mapping.export import stats
-from .mapping.store import Store
-from .sync import SyncOptions, sync_servers
-from .testing.demo_library import write_demo_libraries
+from ..api import IdMap
+from ..config import Config
+from ..mapping.export import stats
+from ..mapping.store import Store
+from ..sync import SyncOptions, sync_servers
+from .demo_library import write_demo_libraries
 
 __all__ = ["run_demo"]
 
@@ -30,8 +30,8 @@ TOKEN = "demo-token-0123456789abcdef"
 
 
 def _fakes(stack: ExitStack, plex_library: Path, jelly_library: Path) -> dict[str, Any]:
-    from .testing.fake_jellyfin import FakeJellyfin
-    from .testing.fake_plex import FakePlex
+    from .fake_jellyfin import FakeJellyfin
+    from .fake_plex import FakePlex
 
     plex = stack.enter_context(FakePlex(plex_library, token=TOKEN))
     jelly = stack.enter_context(FakeJellyfin(jelly_library, token=TOKEN))

@@ -1,6 +1,6 @@
 """Run the real supysonic Subsonic server on 127.0.0.1 for tests.
 
-    python -m soulsync_idmap.testing.supysonic_server --music DIR --data DIR --user U --password P
+    python -m tests.support.supysonic_server --music DIR --data DIR --user U --password P
 
 Creates a private database in ``--data``, adds the user (admin) and the music folder,
 scans it in the foreground, then serves the Subsonic API with the standard library's

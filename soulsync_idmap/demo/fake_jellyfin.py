@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from ..servers.snapshot import parse_datetime
+from ..servers.base import parse_datetime
 from .jellyfin_library import GATED_FIELDS, Entry, Flavor, JellyfinLibrary, LibrarySpec, make_id
 from .loopback import LoopbackServer, Request, Response
 
@@ -365,7 +365,7 @@ def _with_param(request: Request, name: str, value: str) -> Request:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m soulsync_idmap.testing.fake_jellyfin LIBRARY.jsonl``: serve until Ctrl-C."""
+    """``python -m soulsync_idmap.demo.fake_jellyfin LIBRARY.jsonl``: serve until Ctrl-C."""
     import argparse
     import time
 

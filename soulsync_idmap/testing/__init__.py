@@ -1,1 +1,0 @@
-"""Fake media servers on loopback, for tests, benchmarks and ``idmap demo``."""
