@@ -19,6 +19,7 @@ __all__ = [
     "ServerConfig",
     "ServerItem",
     "ServerTrack",
+    "Skipped",
     "only",
     "parse_datetime",
 ]
@@ -88,6 +89,21 @@ ServerItem = ServerArtist | ServerAlbum | ServerTrack
 
 
 @dataclass(frozen=True, slots=True)
+class Skipped:
+    """An item a server listed that cannot be stored as it is, and why.
+
+    Adapters append these to their ``skipped`` list while they stream and go on with the
+    next item: one bad tag never stops a sync. The engine reports them, counts them per
+    server, and never tombstones the link of a skipped id (the item is still there).
+    """
+
+    kind: EntityKind
+    native_id: str | None
+    reason: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     """How to reach one configured server. Secrets live here only in memory."""
 
@@ -139,6 +155,8 @@ class MediaServer(Protocol):
 
     name: str
     kind: str
+    skipped: list[Skipped]
+    """Items read so far that could not be stored (see ``Skipped``)."""
 
     def instance_id(self) -> str:
         """A stable id of the server instance (Plex machineIdentifier, Jellyfin ServerId)."""
