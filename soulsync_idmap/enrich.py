@@ -24,9 +24,10 @@ from sqlalchemy import insert, select
 
 from .config import Config
 from .errors import ConfigError, IdmapError, Unsupported
-from .mapping.store import Store, server_config, table, utcnow
+from .mapping.store import Store, table, utcnow
 from .matching import normalize_artist, text_similarity
 from .servers import open_server
+from .sync.adapters import server_config
 
 __all__ = ["EnrichReport", "SpotifyArtists", "enrich_artist_images"]
 

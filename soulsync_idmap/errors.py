@@ -5,6 +5,7 @@
     ├── SnapshotError        a snapshot file that is missing or malformed (names the line)
     ├── StoreError           the mapping database cannot be opened, migrated or written
     │   └── SyncLocked       another sync of the same database is running
+    ├── SyncFailed           one or more servers of a sync failed (each server's error is on its result)
     ├── NotFound             an unknown UUID or native id asked for by a user
     ├── ReviewError          a review or merge/split decision that cannot be applied
     └── ServerError          anything a media server did wrong (carries the server name)
@@ -29,6 +30,7 @@ __all__ = [
     "ServerUnreachable",
     "SnapshotError",
     "StoreError",
+    "SyncFailed",
     "SyncLocked",
     "Unsupported",
 ]
@@ -61,6 +63,10 @@ class StoreError(IdmapError):
 
 class SyncLocked(StoreError):
     """Another sync holds the lock on this database."""
+
+
+class SyncFailed(IdmapError):
+    """Some servers of ``idmap sync`` failed; the others were synced."""
 
 
 class NotFound(IdmapError):

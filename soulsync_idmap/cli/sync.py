@@ -7,14 +7,13 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..errors import IdmapError
+from ..errors import SyncFailed
 from ..sync import SyncOptions, SyncResult, sync_servers
-from ..sync.engine import Progress as ProgressFn
 from .context import AppContext, emit_json, is_terminal, pass_app
 
 __all__ = ["sync"]
 
-COLUMNS = ("seen", "new", "merged", "queued", "updated", "unchanged", "gone", "revived")
+COLUMNS = ("seen", "new", "merged", "queued", "updated", "unchanged", "gone", "revived", "skipped")
 
 
 @click.command()
@@ -37,7 +36,6 @@ def sync(app: AppContext, names: tuple[str, ...], full: bool, wait: float, as_js
         app.store.server(name)  # unknown names fail before anything runs
     options = SyncOptions.from_config(app.config, full=full, lock_wait=wait)
     results: list[SyncResult] = []
-    error: IdmapError | None = None
     if is_terminal() and not as_json:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,}"),
                       TimeElapsedColumn(), transient=True) as bar:  # fmt: skip
@@ -49,33 +47,31 @@ def sync(app: AppContext, names: tuple[str, ...], full: bool, wait: float, as_js
                     tasks[key] = bar.add_task(f"{server}: {phase}", total=None)
                 bar.update(tasks[key], completed=done)
 
-            error = _run(app, wanted, options, progress, results)
+            results = sync_servers(app.store, wanted, app.config, options, progress)
     else:
-        error = _run(app, wanted, options, None, results)
+        results = sync_servers(app.store, wanted, app.config, options, None)
     if as_json:
-        emit_json([{"server": r.server, "mode": r.mode, "ok": r.ok, "error": r.error, **r.counts.as_dict()}
-                   for r in results])  # fmt: skip
+        emit_json([{"server": r.server, "mode": r.mode, "status": r.status, "ok": r.ok, "error": r.error,
+                    **r.counts.as_dict()} for r in results])  # fmt: skip
     else:
         _summary(results)
-    if error is not None:
-        raise error
-
-
-def _run(app: AppContext, names: list[str], options: SyncOptions, progress: ProgressFn | None,
-         results: list[SyncResult]) -> IdmapError | None:  # fmt: skip
-    for name in names:
-        try:
-            results.extend(sync_servers(app.store, [name], app.config, options, progress))
-        except IdmapError as exc:
-            return exc
-    return None
+    failed = [r for r in results if not r.ok]
+    if len(failed) == 1 and len(results) == 1:
+        raise SyncFailed(str(failed[0].error))
+    if failed:
+        raise SyncFailed(f"{len(failed)} of {len(results)} servers failed: {', '.join(r.server for r in failed)}")
 
 
 def _summary(results: list[SyncResult]) -> None:
     if not results:
         return
-    table = Table("server", "mode", *COLUMNS, "seconds", box=None)
+    table = Table("server", "mode", "status", *COLUMNS, "seconds", box=None)
     for r in results:
         seconds = (r.finished_at - r.started_at).total_seconds() if r.finished_at else 0.0
-        table.add_row(r.server, r.mode, *(f"{getattr(r.counts, c):,}" for c in COLUMNS), f"{seconds:.1f}")
-    Console(soft_wrap=True, width=120).print(table)
+        counts = (f"{getattr(r.counts, c):,}" for c in COLUMNS)
+        table.add_row(r.server, r.mode, r.status, *counts, f"{seconds:.1f}")
+    console = Console(soft_wrap=True, width=120)
+    console.print(table)
+    for r in results:
+        if r.error is not None and len(results) > 1:
+            console.print(f"{r.server}: {r.status}: {r.error}", markup=False, highlight=False)

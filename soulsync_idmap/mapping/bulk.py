@@ -11,15 +11,25 @@ no Python runs per row at all; other columns' bind processors run once per disti
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Collection, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import ARRAY, Connection, String, Table, bindparam, func, select
 
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["BulkInsert", "one_array"]
+__all__ = ["CHUNK", "BulkInsert", "chunked", "one_array"]
+
+CHUNK = 5_000  # values bound in one IN list (well under every driver's parameter limit)
+_T = TypeVar("_T")
+
+
+def chunked(values: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
+    """``values`` in slices of at most ``size``: one statement each."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
 
 _MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":{}", "named": ":{}"}
 

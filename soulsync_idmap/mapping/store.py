@@ -18,9 +18,7 @@ from sqlmodel import Session, SQLModel
 from sqlmodel import select as orm_select
 
 from ..errors import ConfigError, NotFound
-from ..servers.base import ServerConfig
 from .db import default_db_url, open_engine, upgrade_schema
-from .indexes import restore_indexes
 from .models import Link, Server
 
 __all__ = ["Store", "new_uuid", "normalize_uuid", "table", "utcnow"]
@@ -78,7 +76,6 @@ class Store:
         engine = open_engine(url)
         try:
             upgrade_schema(engine, url)
-            restore_indexes(engine)  # after an interrupted first sync (see mapping/indexes.py)
         except Exception:
             engine.dispose()
             raise
@@ -181,34 +178,6 @@ def server_settings(server: Server) -> dict[str, Any]:
     except json.JSONDecodeError:
         raise ConfigError(f"server {server.name!r} has corrupt settings in the database") from None
     return value if isinstance(value, dict) else {}
-
-
-def server_config(server: Server, secrets: dict[str, str]) -> ServerConfig:
-    """The adapter config of a registered server, with its secrets from the config file."""
-    settings = server_settings(server)
-    path_map = tuple((str(a), str(b)) for a, b in settings.get("path_map", []))
-    return ServerConfig(
-        name=server.name,
-        kind=server.kind,
-        url=server.url,
-        token=secrets.get("token"),
-        user=settings.get("user"),
-        password=secrets.get("password"),
-        library=settings.get("library"),
-        path_map=path_map,
-        verify_tls=bool(settings.get("verify_tls", True)),
-        page_size=settings.get("page_size"),
-        timeout=float(settings.get("timeout", 30.0)),
-    )
-
-
-def live_link_count(conn: Connection, server_id: int) -> int:
-    link = table("link")
-    return int(
-        conn.execute(
-            select(func.count()).select_from(link).where(link.c.server_id == server_id, link.c.gone_at.is_(None))
-        ).scalar_one()
-    )
 
 
 _ = Link  # the model registers the table used through table("link")

@@ -14,6 +14,7 @@ from .base import (
     ServerConfig,
     ServerItem,
     ServerTrack,
+    Skipped,
 )
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "ServerConfig",
     "ServerItem",
     "ServerTrack",
+    "Skipped",
     "open_server",
 ]
 

@@ -144,7 +144,7 @@ def only(items: Iterable[ServerItem], cls: type[ItemT]) -> Iterator[ItemT]:
 
 @runtime_checkable
 class MediaServer(Protocol):
-    """The one interface the sync engine talks to.
+    """The one interface the sync engine talks to: every adapter subclasses it.
 
     ``iter_*`` stream items page by page (generators; memory stays bounded by the page).
     ``changed_since`` yields every item added or changed at or after ``watermark`` —
@@ -169,6 +169,11 @@ class MediaServer(Protocol):
     def iter_tracks(self) -> Iterator[ServerTrack]: ...
 
     def changed_since(self, watermark: datetime) -> Iterator[ServerItem]: ...
+
+    def unchanged_since(self, watermark: datetime) -> bool:
+        """True when the adapter can vouch that nothing was added, changed or removed since
+        ``watermark`` (by our own clock: a local file's modification time). Servers cannot."""
+        return False
 
     def all_ids(self, kind: EntityKind) -> Iterator[str]: ...
 

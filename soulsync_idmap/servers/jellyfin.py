@@ -26,7 +26,7 @@ import httpx
 
 from .. import __version__
 from ..errors import AuthError, BadResponse, ConfigError, NotFound, ServerUnreachable, Unsupported
-from .base import EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack
+from .base import EntityKind, MediaServer, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack, Skipped
 from .jellyfin_items import TYPES, Raw, is_type, items_of, native_id, to_album, to_artist, to_track, wire_date
 
 __all__ = ["DEFAULT_PAGE_SIZE", "ID_PAGE_SIZE", "JellyfinServer"]
@@ -47,7 +47,7 @@ _LEAN = {"EnableImages": "false", "EnableUserData": "false"}
 _STABLE_SORT = {"SortBy": "DateCreated,SortName", "SortOrder": "Ascending"}
 
 
-class JellyfinServer:
+class JellyfinServer(MediaServer):
     """One Jellyfin or Emby server behind the ``MediaServer`` protocol.
 
     ``tries``/``backoff``/``sleep`` shape the retries on connection errors, 5xx and 429
@@ -69,6 +69,7 @@ class JellyfinServer:
         if not config.token and not config.user:
             raise ConfigError(f"{config.name}: a {config.kind} server needs --token or --user and --password")
         self.name = config.name
+        self.skipped: list[Skipped] = []
         self.kind = config.kind
         self._config = config
         self._base = config.url.rstrip("/")

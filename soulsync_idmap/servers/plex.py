@@ -26,7 +26,17 @@ from plexapi.exceptions import BadRequest, NotFound, Unauthorized
 from plexapi.server import PlexServer as PlexAPIServer
 
 from ..errors import AuthError, BadResponse, ConfigError, ServerError, ServerUnreachable
-from .base import EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack, only
+from .base import (
+    EntityKind,
+    MediaServer,
+    ServerAlbum,
+    ServerArtist,
+    ServerConfig,
+    ServerItem,
+    ServerTrack,
+    Skipped,
+    only,
+)
 
 __all__ = ["PlexServer"]
 
@@ -63,7 +73,7 @@ def _path(element: Element) -> str | None:
     return None
 
 
-class PlexServer:
+class PlexServer(MediaServer):
     """A Plex server (its music sections) as a ``MediaServer``."""
 
     kind = "plex"
@@ -80,6 +90,7 @@ class PlexServer:
         if not config.token:
             raise ConfigError(f"{config.name}: a Plex server needs a token (--token or IDMAP_<NAME>_TOKEN)")
         self.name = config.name
+        self.skipped: list[Skipped] = []
         self._config = config
         self._session = session or requests.Session()
         self._session.verify = config.verify_tls

@@ -5,7 +5,16 @@ One object a line: ``kind`` (artist|album|track), ``id`` (native id, unique per 
 track artist), ``album_id`` (track), ``track_number``, ``disc_number``, ``duration_ms``,
 ``year``, ``mbid``, ``isrc``, ``path``, ``added_at``, ``updated_at`` (ISO 8601).
 Only ``kind``, ``id`` and ``name`` are required. An unknown field is ignored with a
-warning (once per field name); a malformed line is a ``SnapshotError`` naming its line.
+warning (once per field name).
+
+A line that is not a JSON object of a known kind makes the file unreadable
+(``SnapshotError`` naming its line): the file is damaged, and a sync must not take a
+damaged file's listing as complete. An *item* that cannot be stored as it is follows the
+adapters' policy (``servers.base.Skipped``) when the reader is given a ``skipped`` list:
+a track without a title is named after its file, NUL characters are removed, a value
+that is not what its field holds is left out; an item without a usable id, an artist or
+album without a name, and a repeated id are skipped and reported. Without a list (tools
+and the bundled fake servers), each of these is an error naming its line.
 
 The same format is what the bundled fake servers serve and what tests generate.
 """
@@ -17,29 +26,28 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
-from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, BinaryIO
 
 from ..errors import SnapshotError, Unsupported
-from ..forking import Forked, can_fork
 from .base import (
     KINDS,
     EntityKind,
+    MediaServer,
     ServerAlbum,
     ServerArtist,
     ServerConfig,
     ServerItem,
     ServerTrack,
+    Skipped,
     only,
     parse_datetime,
 )
 
-__all__ = ["SnapshotServer", "item_to_json", "parse_datetime", "read_snapshot", "write_snapshot"]
+__all__ = ["SnapshotServer", "item_to_json", "read_snapshot", "write_snapshot"]
 
 log = logging.getLogger(__name__)
 
@@ -67,90 +75,88 @@ KNOWN_FIELDS = frozenset(
 )
 _INT_FIELDS = ("track_number", "disc_number", "duration_ms", "year")
 _STR_FIELDS = ("artist_id", "album_id", "mbid", "isrc", "path", "sort_name", "artist_name", "album_name")
-
-
 _MAX_INT = 2**62
+_MAX_ID = 200
+
+
+class _Bad(Exception):
+    """An item-level problem: the item is skipped (or, in strict reading, the file fails)."""
 
 
 class _LineReader:
-    """Validates one snapshot line at a time, remembering what it warned about."""
+    """Validates one snapshot line at a time, remembering what it warned about and saw."""
 
-    def __init__(self, path: str, names: tuple[dict[str, str], dict[str, str]] | None = None) -> None:
+    def __init__(
+        self, path: str, names: tuple[dict[str, str], dict[str, str]] | None, skipped: list[Skipped] | None
+    ) -> None:
         self.path = path
         # Artist and album names by native id: filled into items that name only the parent's id.
         self.artists, self.albums = names or ({}, {})
+        self.skipped = skipped
         self.warned: set[str] = set()
         self.seen: dict[str, set[str]] = {"artist": set(), "album": set(), "track": set()}
         self.dates: dict[str, datetime] = {}
+        self.lineno = 0
 
-    def fail(self, lineno: int, message: str) -> SnapshotError:
-        return SnapshotError(message, path=self.path, line=lineno)
+    def fail(self, message: str) -> SnapshotError:
+        return SnapshotError(message, path=self.path, line=self.lineno)
 
     def parse(self, raw: str, lineno: int) -> ServerItem | None:
+        """The line's item; None for a blank line or a skipped item (recorded in ``skipped``)."""
+        self.lineno = lineno
         text = raw.strip()
         if not text:
             return None
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise self.fail(lineno, f"not valid JSON ({exc.msg})") from None
+            raise self.fail(f"not valid JSON ({exc.msg})") from None
         if not isinstance(obj, dict):
-            raise self.fail(lineno, "expected a JSON object")
-        unknown = obj.keys() - KNOWN_FIELDS
-        if unknown:
-            for key in sorted(unknown - self.warned):
-                self.warned.add(key)
-                log.warning("%s:%d: unknown field %r ignored", self.path, lineno, key)
+            raise self.fail("expected a JSON object")
         kind = obj.get("kind")
-        if kind not in ("artist", "album", "track"):
-            raise self.fail(lineno, f"'kind' must be artist, album or track, not {kind!r}")
-        native_id = self._required_str(obj, "id", lineno)
-        name = self._required_str(obj, "name", lineno)
-        if "\x00" in native_id or "\x00" in name:
-            raise self.fail(lineno, "'id' and 'name' must not contain a NUL character")
-        if len(native_id) > 200:
-            raise self.fail(lineno, "'id' is longer than 200 characters")
-        # Plain values take the fast path; anything else goes through the checks.
-        ints: dict[str, int | None] = {}
-        for f in _INT_FIELDS:
-            value = obj.get(f)
-            if value is not None:
-                ints[f] = value if type(value) is int and 0 <= value <= _MAX_INT else self._int(obj, f, lineno)
-        strs: dict[str, str | None] = {}
-        for f in _STR_FIELDS:
-            value = obj.get(f)
-            if value is not None:
-                strs[f] = value if type(value) is str and value else self._str(obj, f, lineno)
-        added = self._date(obj, "added_at", lineno)
-        updated = self._date(obj, "updated_at", lineno)
+        if kind not in KINDS:
+            raise self.fail(f"'kind' must be artist, album or track, not {kind!r}")
+        unknown = obj.keys() - KNOWN_FIELDS
+        for key in sorted(unknown - self.warned):
+            self.warned.add(key)
+            log.warning("%s:%d: unknown field %r ignored", self.path, lineno, key)
+        raw_id = obj.get("id")
+        try:
+            return self._item(kind, obj)
+        except _Bad as exc:
+            if self.skipped is None:
+                raise self.fail(str(exc)) from None
+            text_id = str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else ""
+            native_id = text_id.replace("\x00", "").strip() or None
+            name = obj.get("name") if isinstance(obj.get("name"), str) else None
+            self.skipped.append(Skipped(kind, native_id, f"line {lineno}: {exc}", name))
+            return None
+
+    def _item(self, kind: EntityKind, obj: dict[str, Any]) -> ServerItem:
+        native_id = self._id(obj)
+        ints = {f: self._int(obj, f) for f in _INT_FIELDS if obj.get(f) is not None}
+        strs = {f: self._str(obj, f) for f in _STR_FIELDS if obj.get(f) is not None}
+        name = self._text(obj.get("name"), "name")
+        if not name:
+            path = strs.get("path")
+            if kind != "track" or not path:
+                raise _Bad("'name' is required and must be a non-empty string")
+            name = _file_title(path)  # what servers show for a file without a title tag
+        added = self._date(obj, "added_at")
+        updated = self._date(obj, "updated_at")
         seen = self.seen[kind]
         if native_id in seen:
-            log.warning("%s:%d: duplicate %s id %r skipped", self.path, lineno, kind, native_id)
-            return None
+            raise _Bad(f"duplicate {kind} id {native_id!r}")
         seen.add(native_id)
         if kind == "artist":
-            return ServerArtist(
-                native_id=native_id,
-                name=name,
-                sort_name=strs.get("sort_name"),
-                mbid=strs.get("mbid"),
-                added_at=added,
-                updated_at=updated,
-            )
+            return ServerArtist(native_id, name, strs.get("sort_name"), strs.get("mbid"), added, updated)
         artist_id = strs.get("artist_id")
         artist_name = strs.get("artist_name")
         if artist_name is None and artist_id:
             artist_name = self.artists.get(artist_id)
         if kind == "album":
             return ServerAlbum(
-                native_id=native_id,
-                title=name,
-                artist_id=artist_id,
-                artist_name=artist_name,
-                year=ints.get("year"),
-                mbid=strs.get("mbid"),
-                added_at=added,
-                updated_at=updated,
+                native_id, name, artist_id, artist_name, ints.get("year"), strs.get("mbid"), added, updated
             )
         album_id = strs.get("album_id")
         album_title = strs.get("album_name")
@@ -174,62 +180,87 @@ class _LineReader:
             updated_at=updated,
         )
 
-    def _required_str(self, obj: dict[str, Any], key: str, lineno: int) -> str:
-        value = obj.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and key == "id":
-            value = str(value)
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(lineno, f"'{key}' is required and must be a non-empty string")
-        return value
-
-    def _str(self, obj: dict[str, Any], key: str, lineno: int) -> str | None:
-        value = obj.get(key)
+    def _text(self, value: Any, key: str) -> str | None:
         if value is None or value == "":
             return None
-        if isinstance(value, int) and not isinstance(value, bool) and key.endswith("_id"):
+        if isinstance(value, int) and not isinstance(value, bool) and (key == "id" or key.endswith("_id")):
             return str(value)
         if not isinstance(value, str):
-            raise self.fail(lineno, f"'{key}' must be a string")
-        return value
+            raise _Bad(f"'{key}' must be a string")
+        if "\x00" in value:  # no backend stores it the same way (PostgreSQL refuses it)
+            value = value.replace("\x00", "")
+        return value if value.strip() else None
 
-    def _int(self, obj: dict[str, Any], key: str, lineno: int) -> int | None:
-        value = obj.get(key)
+    def _id(self, obj: dict[str, Any]) -> str:
+        native_id = self._text(obj.get("id"), "id")
+        if not native_id:
+            raise _Bad("'id' is required and must be a non-empty string")
+        if len(native_id) > _MAX_ID:
+            raise _Bad(f"'id' is longer than {_MAX_ID} characters")
+        return native_id
+
+    def _str(self, obj: dict[str, Any], key: str) -> str | None:
+        value = obj[key]
+        if type(value) is str and value and "\x00" not in value:
+            return value
+        try:
+            return self._text(value, key)
+        except _Bad:
+            self._dropped(key, value, "a string")
+            return None
+
+    def _int(self, obj: dict[str, Any], key: str) -> int | None:
+        value = obj[key]
         if type(value) is int and 0 <= value <= _MAX_INT:
             return value
-        if value is None or value == "":
+        if value == "":
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise self.fail(lineno, f"'{key}' must be a whole number")
         try:
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise ValueError
             number = int(value)
-        except (TypeError, ValueError):
-            raise self.fail(lineno, f"'{key}' must be a whole number, not {value!r}") from None
+        except (TypeError, ValueError, OverflowError):
+            self._dropped(key, value, "a whole number")
+            return None
         if number < 0 or number > _MAX_INT:
-            raise self.fail(lineno, f"'{key}' is out of range: {number}")
+            self._dropped(key, value, "a whole number in range")
+            return None
         return number
 
-    def _date(self, obj: dict[str, Any], key: str, lineno: int) -> datetime | None:
+    def _date(self, obj: dict[str, Any], key: str) -> datetime | None:
         value = obj.get(key)
         if value is None or value == "":
             return None
         cached = self.dates.get(value) if isinstance(value, str) else None
         if cached is not None:
             return cached
-        if not isinstance(value, str):
-            raise self.fail(lineno, f"'{key}' must be an ISO 8601 string")
         try:
+            if not isinstance(value, str):
+                raise ValueError
             parsed = parse_datetime(value)
         except ValueError:
-            raise self.fail(lineno, f"'{key}' is not an ISO 8601 date: {value!r}") from None
+            self._dropped(key, value, "an ISO 8601 date")
+            return None
         if len(self.dates) < 4096:  # libraries are imported in bursts: many equal stamps
             self.dates[value] = parsed
         return parsed
 
+    def _dropped(self, key: str, value: Any, wanted: str) -> None:
+        """A value its field cannot hold: left out with a warning (an error in strict reading)."""
+        message = f"'{key}' must be {wanted}, not {value!r}"
+        if self.skipped is None:
+            raise self.fail(message)
+        log.warning("%s:%d: %s; left out", self.path, self.lineno, message)
+
+
+def _file_title(path: str) -> str:
+    """A file's name without its extension, from a POSIX or Windows path."""
+    name = (PureWindowsPath if "\\" in path else PurePosixPath)(path).name
+    return name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+
 
 def _open(path: str | os.PathLike[str]) -> BinaryIO:
-    # Read as bytes, each line decoded on its own: a bad byte is reported at its line, and
-    # lines end at "\n" only (a "\r\n" line keeps its "\r", which JSON takes as space),
-    # as in the light pass, so line numbers agree between the readers.
+    # Read as bytes, each line decoded on its own: a bad byte is reported at its line.
     try:
         return open(path, "rb")
     except FileNotFoundError:
@@ -246,17 +277,30 @@ _KIND_SNIFF = re.compile(r'"kind"\s*:\s*"(artist|album|track)"')
 def read_snapshot(
     path: str | os.PathLike[str],
     kinds: frozenset[str] | None = None,
-    lines: set[int] | None = None,
     names: tuple[dict[str, str], dict[str, str]] | None = None,
+    skipped: list[Skipped] | None = None,
 ) -> Iterator[ServerItem]:
     """Stream the items of a snapshot file, validating each line.
 
     With ``kinds``, lines that plainly name another kind are skipped unparsed (they are
     validated when their own kind is read); anything unclear is parsed and checked.
-    With ``lines``, only those line numbers (1-based) are read. ``names`` (artist and
-    album names by id) fill in the parent names of items that give only the parent's id.
+    ``names`` (artist and album names by id) fill in the parent names of items that give
+    only the parent's id. ``skipped``: see the module's policy.
     """
-    return _read_range(path, 0, None, kinds, names, lines)
+    reader = _LineReader(str(path), names, skipped)
+    with _open(path) as handle:
+        for lineno, data in enumerate(handle, start=1):
+            try:
+                raw = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise SnapshotError("not valid UTF-8", path=str(path), line=lineno) from None
+            if kinds is not None:
+                sniff = _KIND_SNIFF.search(raw)
+                if sniff is not None and sniff.group(1) not in kinds:
+                    continue
+            item = reader.parse(raw, lineno)
+            if item is not None:
+                yield item
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -298,382 +342,51 @@ def write_snapshot(path: str | os.PathLike[str], items: Iterable[ServerItem]) ->
     return count
 
 
-_CANONICAL_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|\+00:00)")
-
-
-def _keep(kept: dict[int, str] | None, lineno: int, raw: str) -> dict[int, str] | None:
-    if kept is None or len(kept) >= KEEP_CHANGED_LINES:
-        return None
-    kept[lineno] = raw
-    return kept
-
-
-def _light_name(raw: str) -> str | None:
-    """The "name" of a compact line, decoding the line only when the name holds an escape."""
-    at = raw.find(',"name":"')
-    if at < 0:
-        return None
-    end = raw.find('"', at + 9)
-    name = raw[at + 9 : end]
-    if end < 0 or "\\" in name:
-        try:
-            value = json.loads(raw).get("name")
-        except (ValueError, AttributeError):
-            return None
-        return value if isinstance(value, str) else None
-    return name
-
-
-def _stamped_before(obj: dict[str, Any], watermark: datetime, cutoff: str) -> bool:
-    """True when the object carries a stamp and every stamp is before ``watermark``.
-
-    Canonical UTC stamps ("2024-01-01T00:00:00Z") compare as text, to the second; a stamp
-    in the watermark's own second counts as changed. Anything else is parsed; what does
-    not parse counts as changed, so that the full read reports it.
-    """
-    stamped = False
-    for key in ("updated_at", "added_at"):
-        value = obj.get(key)
-        if value is None or value == "":
-            continue
-        if not isinstance(value, str):
-            return False
-        if _CANONICAL_UTC.fullmatch(value):
-            if value[:19] >= cutoff:
-                return False
-        else:
-            try:
-                if parse_datetime(value) >= watermark:
-                    return False
-            except ValueError:
-                return False
-        stamped = True
-    return stamped
-
-
-# The light pass reads lines in the compact form the writers here produce
-# ('{"kind":"track","id":"t1",...,"updated_at":"2024-01-01T00:00:00Z"}') with str.find:
-# the JSON decoder costs several microseconds a line, and a million lines must take a
-# second or two. A quote inside a JSON string is always escaped, so '","updated_at":"'
-# cannot match inside a name. Any other line (spaces, escapes, numeric ids, stamps with
-# an offset) goes through the decoder.
-_HEAD = '{"kind":"'
-_FRACTIONS = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z"')
-
-
-def _light(raw: str, cutoff: str) -> tuple[str, str, bool] | None:
-    """(kind, id, stamped before ``cutoff``) of a compact line, or None to decode it properly."""
-    if not raw.startswith(_HEAD):
-        return None
-    kind_end = raw.find('"', 9)
-    if not raw.startswith('","id":"', kind_end):
-        return None
-    id_start = kind_end + 8
-    id_end = raw.find('"', id_start)
-    native = raw[id_start:id_end]
-    if id_end < 0 or "\\" in native or not native.strip():
-        return None
-    before = False
-    for needle in (',"updated_at":"', ',"added_at":"'):
-        at = raw.rfind(needle, id_end)  # the stamps end a line; a repeated key's last value counts, as in JSON
-        if at < 0:
-            continue
-        stamp = raw[at + len(needle) : at + len(needle) + 21]
-        # to the second, or with fractions ("2024-01-01T00:00:00.250Z", as isoformat writes them)
-        if (len(stamp) != 21 or stamp[19:] != 'Z"' or stamp[10] != "T") and not _FRACTIONS.match(raw, at + len(needle)):
-            return None
-        if stamp[:19] >= cutoff:
-            return raw[9:kind_end], native, False
-        before = True
-    return raw[9:kind_end], native, before
-
-
-@dataclass
-class _Scan:
-    """One pass over a snapshot file: every id by kind, and the lines changed since a watermark."""
-
-    key: tuple[int, int]
-    ids: dict[str, list[str]]
-    changed: dict[str, set[int]]
-    kept: dict[int, str] | None  # the changed lines themselves, while they are few
-
-
-@dataclass
-class _Part:
-    """What the light pass found in one byte range of a file (line numbers within the range)."""
-
-    lines: int
-    ids: dict[str, list[str]]
-    changed: dict[str, list[int]]
-    kept: dict[int, str] | None
-    names: dict[str, dict[str, str]]
-    bad: tuple[int, str] | None = None  # (line, reason) of the first line in error; the caller adds the offset
-
-
-KEEP_ALBUMS = 500_000  # albums a full read holds between its artists-and-albums pass and the albums
-SPLIT_BYTES = 32 * 1024 * 1024  # from this size on, the light pass reads two halves at once
-
-
-def _hash_range(path: Path, start: int, end: int) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as file:
-        file.seek(start)
-        left = end - start
-        while left > 0:
-            chunk = file.read(min(left, 1 << 20))
-            if not chunk:
-                break
-            digest.update(chunk)
-            left -= len(chunk)
-    return digest.hexdigest()
-
-
-def _line_after(path: Path, position: int) -> int | None:
-    """The byte offset of the first line starting after ``position``."""
-    try:
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            handle.seek(position)
-            handle.readline()
-            offset = handle.tell()
-    except OSError:
-        return None
-    return offset if 0 < offset < size else None
-
-
-def _decoded(raw: str, lineno: int, reader: _LineReader) -> tuple[str, str, dict[str, Any]] | None:
-    """(kind, id, object) of a line the light reader cannot take; None for a blank line.
-
-    Raises the line's ``SnapshotError`` (from ``reader``) when it is not a valid item.
-    """
-    try:
-        obj = json.loads(raw)
-    except ValueError:
-        obj = None
-    kind = obj.get("kind") if isinstance(obj, dict) else None
-    native = obj.get("id") if isinstance(obj, dict) else None
-    if kind in KINDS and isinstance(native, str) and native.strip():
-        assert isinstance(obj, dict) and isinstance(kind, str)
-        return kind, native, obj
-    item = reader.parse(raw, lineno)  # the line's error, an odd but valid item (a numeric id), or a blank
-    return None if item is None else (item.kind, item.native_id, {})
-
-
-def _scan_part(path: Path, start: int, end: int | None, watermark: datetime | None) -> _Part:
-    """The light pass over the lines from byte ``start`` (a line start) to ``end``.
-
-    Every id is listed at its line's place, whichever reader took the line: the listing
-    digest compares orders, so a changed line in another form (a stamp with fractions of
-    a second, an escaped id) must not move its id.
-    """
-    cutoff = watermark.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if watermark is not None else ""
-    part = _Part(0, {kind: [] for kind in KINDS}, {kind: [] for kind in KINDS}, {}, {"artist": {}, "album": {}})
-    ids, changed, names = part.ids, part.changed, part.names
-    reader = _LineReader(str(path))
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        raise SnapshotError("file not found", path=str(path)) from None
-    with handle:
-        handle.seek(start)
-        position, lineno = start, 0
-        for data in handle:
-            if end is not None and position >= end:
-                break
-            position += len(data)
-            lineno += 1
-            try:
-                raw = data.decode("utf-8")
-            except UnicodeDecodeError:
-                part.bad = (lineno, "not valid UTF-8")
-                break
-            light = _light(raw, cutoff)
-            if light is not None and light[0] in ids:
-                kind, native, before = light
-                name = _light_name(raw) if kind in names else None
-            else:
-                try:
-                    decoded = _decoded(raw, lineno, reader)
-                except SnapshotError as exc:
-                    part.bad = (lineno, exc.reason)
-                    break
-                if decoded is None:
-                    continue
-                kind, native, obj = decoded
-                before = watermark is not None and _stamped_before(obj, watermark, cutoff)
-                name = obj.get("name") if kind in names and isinstance(obj.get("name"), str) else None
-            ids[kind].append(native)
-            if watermark is not None and not before:
-                changed[kind].append(lineno)
-                part.kept = _keep(part.kept, lineno, raw)
-            if name is not None:
-                names[kind].setdefault(native, name)
-        part.lines = lineno
-    return part
-
-
-# Changed lines kept in memory by the light pass, so that reading them needs no second
-# pass over the file; beyond this many (a first run, a file without stamps) it re-reads.
-KEEP_CHANGED_LINES = 20_000
-
-
-def _read_range(
-    path: str | os.PathLike[str],
-    start: int,
-    end: int | None,
-    kinds: frozenset[str] | None,
-    names: tuple[dict[str, str], dict[str, str]] | None,
-    lines: set[int] | None = None,
-) -> Iterator[ServerItem]:
-    """The items on the lines from byte ``start`` (a line start) to ``end`` (see ``read_snapshot``).
-
-    Line numbers are the file's: the lines before ``start`` are counted first (bytes, no
-    decoding).
-    """
-    with _open(path) as handle:
-        lineno = 0
-        while start and handle.tell() < start:
-            chunk = handle.read(min(1 << 20, start - handle.tell()))
-            if not chunk:
-                break
-            lineno += chunk.count(b"\n")
-        reader = _LineReader(str(path), names)
-        position = start
-        for data in handle:
-            if end is not None and position >= end:
-                break
-            position += len(data)
-            lineno += 1
-            if lines is not None and lineno not in lines:
-                continue
-            try:
-                raw = data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise SnapshotError("not valid UTF-8", path=str(path), line=lineno) from None
-            if kinds is not None:
-                sniff = _KIND_SNIFF.search(raw)
-                if sniff is not None and sniff.group(1) not in kinds:
-                    continue
-            item = reader.parse(raw, lineno)
-            if item is not None:
-                yield item
-
-
-def _read_tracks(
-    path: Path, start: int, end: int | None, names: tuple[dict[str, str], dict[str, str]]
-) -> Iterator[ServerTrack]:
-    return only(_read_range(path, start, end, frozenset({"track"}), names), ServerTrack)
-
-
-class SnapshotServer:
+class SnapshotServer(MediaServer):
     """A snapshot file read as if it were a media server.
 
     Track and album items get their parents' names filled in from the same file, so the
-    sync engine sees the same shape as from a real server.
+    sync engine sees the same shape as from a real server. A full read passes over the
+    file once for the parents' names and once per kind; an incremental read parses every
+    line once, keeps the changed items (few) and every id, and yields the changed items
+    parents first. A file not modified since the watermark is not read at all.
     """
 
     kind = "snapshot"
-    # Its iterators only read a local file: the sync engine may run them in a forked
-    # reader process (sync/reader.py).
-    forkable = True
 
     def __init__(self, config: ServerConfig) -> None:
         self.name = config.name
         self.path = Path(config.url).expanduser()
-        self._parent_names: tuple[dict[str, str], dict[str, str]] | None = None
-        self._scanned: _Scan | None = None
-        self._albums: list[ServerAlbum] | None = None  # read with the artists, until asked for
+        self.skipped: list[Skipped] = []
+        self._names: tuple[dict[str, str], dict[str, str]] | None = None
+        self._ids: tuple[tuple[int, int], dict[str, list[str]]] | None = None  # (file key, ids per kind)
 
     def instance_id(self) -> str:
         return "snapshot:" + hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:16]
 
-    def _names(self) -> tuple[dict[str, str], dict[str, str]]:
-        if self._parent_names is None:
-            for _ in self._parents_pass(keep=False):
-                pass
-        assert self._parent_names is not None
-        return self._parent_names
-
-    def _parents_pass(self, keep: bool = True) -> Iterator[ServerArtist]:
-        """A full read's first pass: the artists, and the albums kept until they are asked for.
-
-        Artists and albums come from one pass over the file (then the tracks from a second),
-        not one pass each plus one for the names. Albums are held as items (a library has
-        about one for twelve tracks), up to ``KEEP_ALBUMS``; beyond (or without ``keep``),
-        they are read again. Either way the pass leaves the parents' names behind.
-        """
-        self._albums = None
-        artists: dict[str, str] = {}
-        albums: dict[str, str] = {}
-        kept: list[ServerAlbum] | None = [] if keep else None
-        for item in read_snapshot(self.path, frozenset({"artist", "album"})):
-            if isinstance(item, ServerArtist):
-                artists[item.native_id] = item.name
-                yield item
-            elif isinstance(item, ServerAlbum):
-                albums[item.native_id] = item.title
-                if kept is not None:
-                    kept.append(item)
-                    if len(kept) > KEEP_ALBUMS:
-                        kept = None
-        self._parent_names = (artists, albums)
-        self._albums = kept
-
-    def _items(self, kind: EntityKind, lines: set[int] | None = None) -> Iterator[ServerItem]:
-        """The items of one kind (of those lines), parents' names filled in from the same file.
-
-        Changed lines come from the light pass's copy when it kept one.
-        """
-        if lines is None and kind == "artist":
-            yield from self._parents_pass()
-            return
-        if lines is None and kind == "album" and self._albums is not None:
-            albums, self._albums = self._albums, None
-            artists = self._names()[0]
-            for album in albums:  # their artists' names are all known now
-                if album.artist_name is None and album.artist_id:
-                    album = replace(album, artist_name=artists.get(album.artist_id))
-                yield album
-            return
-        names = None if kind == "artist" else self._names()
-        kept = self._scanned.kept if self._scanned is not None else None
-        if lines is None or kept is None:
-            yield from read_snapshot(self.path, frozenset({kind}), lines, names)
-            return
-        reader = _LineReader(str(self.path), names)
-        for lineno in sorted(lines):
-            item = reader.parse(kept[lineno], lineno)
-            if item is not None and item.kind == kind:
-                yield item
+    def _parent_names(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Artist and album names by native id, from one pass over the parents' lines."""
+        if self._names is None:
+            artists: dict[str, str] = {}
+            albums: dict[str, str] = {}
+            for item in read_snapshot(self.path, frozenset({"artist", "album"}), skipped=[]):
+                if isinstance(item, ServerArtist):
+                    artists[item.native_id] = item.name
+                elif isinstance(item, ServerAlbum):
+                    albums[item.native_id] = item.title
+            self._names = (artists, albums)
+        return self._names
 
     def iter_artists(self) -> Iterator[ServerArtist]:
-        return only(self._items("artist"), ServerArtist)
+        return only(read_snapshot(self.path, frozenset({"artist"}), skipped=self.skipped), ServerArtist)
 
     def iter_albums(self) -> Iterator[ServerAlbum]:
-        return only(self._items("album"), ServerAlbum)
+        names = self._parent_names()
+        return only(read_snapshot(self.path, frozenset({"album"}), names, self.skipped), ServerAlbum)
 
     def iter_tracks(self) -> Iterator[ServerTrack]:
-        return only(self._items("track"), ServerTrack)
-
-    def track_parts(self, count: int) -> list[Callable[[], Iterator[ServerTrack]]]:
-        """A full read's tracks in up to ``count`` parts of the file, for readers running at once.
-
-        Called after the artists and albums were read (their names fill in the tracks').
-        A file under SPLIT_BYTES is one part. A track id repeated in two parts is not seen
-        as a duplicate by either reader (the writer takes the later one as a change).
-        """
-        size = self._file_key()[1]
-        cuts: list[int] = []
-        if count > 1 and size >= SPLIT_BYTES:
-            for index in range(1, count):
-                cut = _line_after(self.path, size * index // count)
-                if cut is not None and (not cuts or cut > cuts[-1]):
-                    cuts.append(cut)
-        if not cuts:
-            return [self.iter_tracks]
-        names = self._names()
-        bounds = list(zip([0, *cuts], [*cuts, None], strict=True))
-        return [partial(_read_tracks, self.path, start, end, names) for start, end in bounds]
+        names = self._parent_names()
+        return only(read_snapshot(self.path, frozenset({"track"}), names, self.skipped), ServerTrack)
 
     def unchanged_since(self, watermark: datetime) -> bool:
         """True when the file was not modified after ``watermark``: nothing changed or left."""
@@ -683,44 +396,45 @@ class SnapshotServer:
             return False
         return modified < watermark
 
-    def content_digest(self) -> str | None:
-        """A digest of the file's bytes (None when it cannot be read): the same bytes, the same items.
-
-        Answers a file rewritten with nothing changed in a fraction of the light pass: a
-        large file is hashed in two halves at once (hashlib lets go of the GIL while it
-        hashes a buffer; the reads do too).
-        """
-        try:
-            size = self.path.stat().st_size
-            if size < SPLIT_BYTES:
-                halves = [_hash_range(self.path, 0, size)]
-            else:
-                with ThreadPoolExecutor(2, thread_name_prefix="idmap-hash") as pool:
-                    later = pool.submit(_hash_range, self.path, size // 2, size)
-                    halves = [_hash_range(self.path, 0, size // 2), later.result()]
-        except OSError:
-            return None
-        return hashlib.blake2b(f"{size}:{':'.join(halves)}".encode(), digest_size=16).hexdigest()
-
     def changed_since(self, watermark: datetime) -> Iterator[ServerItem]:
-        """Items stamped at or after ``watermark``; items without stamps always count as changed.
+        """Items stamped at or after ``watermark``, parents first; items without stamps always count.
 
-        One light pass (JSON decoded, nothing else) finds the changed lines and every id;
-        only the changed lines are then read in full, parents before children. The ids
-        serve ``all_ids`` while the file stays as it was.
+        Every line is parsed once; the ids of the pass serve ``all_ids`` while the file
+        stays as it was.
         """
         if self.unchanged_since(watermark):
             return
-        scan = self._scan(watermark)
+        key = self._file_key()
+        ids: dict[str, list[str]] = {kind: [] for kind in KINDS}
+        changed: dict[str, list[ServerItem]] = {kind: [] for kind in KINDS}
+        artists: dict[str, str] = {}
+        albums: dict[str, str] = {}
+        skipped: list[Skipped] = []
+        for item in read_snapshot(self.path, skipped=skipped):
+            ids[item.kind].append(item.native_id)
+            if isinstance(item, ServerArtist):
+                artists[item.native_id] = item.name
+            elif isinstance(item, ServerAlbum):
+                albums[item.native_id] = item.title
+            stamps = [s for s in (item.added_at, item.updated_at) if s is not None]
+            if not stamps or max(stamps) >= watermark:
+                changed[item.kind].append(item)
+        self.skipped.extend(skipped)
+        self._ids = (key, _with_skipped(ids, skipped))
+        self._names = (artists, albums)
         for kind in KINDS:
-            if scan.changed[kind]:
-                yield from self._items(kind, scan.changed[kind])
+            for item in changed[kind]:
+                yield _with_parent_names(item, artists, albums)
 
     def all_ids(self, kind: EntityKind) -> Iterator[str]:
-        scan = self._scanned
-        if scan is None or scan.key != self._file_key():
-            scan = self._scan(None)
-        return iter(scan.ids[kind])
+        if self._ids is None or self._ids[0] != self._file_key():
+            key = self._file_key()
+            ids: dict[str, list[str]] = {each: [] for each in KINDS}
+            skipped: list[Skipped] = []
+            for item in read_snapshot(self.path, skipped=skipped):
+                ids[item.kind].append(item.native_id)
+            self._ids = (key, _with_skipped(ids, skipped))
+        return iter(self._ids[1][kind])
 
     def _file_key(self) -> tuple[int, int]:
         try:
@@ -729,50 +443,28 @@ class SnapshotServer:
             return (-1, -1)
         return (stat.st_mtime_ns, stat.st_size)
 
-    def _scan(self, watermark: datetime | None) -> _Scan:
-        """The light pass: every id, the changed lines and the parents' names, in one read.
-
-        A large file is read in two halves at once, the second in a forked process (the
-        light pass is Python per line, and a machine has a second core). Lines the light
-        reader cannot take are decoded where they stand, so that every id keeps its place.
-        """
-        key = self._file_key()
-        boundary = _line_after(self.path, key[1] // 2) if key[1] >= SPLIT_BYTES and can_fork() else None
-        if boundary is None:
-            parts = [_scan_part(self.path, 0, None, watermark)]
-        else:
-            later = Forked(_scan_part, self.path, boundary, None, watermark)
-            try:
-                first = _scan_part(self.path, 0, boundary, watermark)
-            finally:
-                second = later.result()
-            parts = [first, second]
-        ids: dict[str, list[str]] = {kind: [] for kind in KINDS}
-        changed: dict[str, set[int]] = {kind: set() for kind in KINDS}
-        # Parent names, so that reading the changed tracks need not parse every parent line.
-        names: dict[str, dict[str, str]] = {"artist": {}, "album": {}}
-        kept: dict[int, str] | None = {}
-        offset = 0
-        for part in parts:
-            if part.bad is not None:
-                raise SnapshotError(part.bad[1], path=str(self.path), line=offset + part.bad[0])
-            for each in KINDS:
-                ids[each].extend(part.ids[each])
-                changed[each].update(offset + n for n in part.changed[each])
-            for parent, found in part.names.items():
-                for native_id, name in found.items():
-                    names[parent].setdefault(native_id, name)
-            if part.kept is None:
-                kept = None
-            for n, raw in (part.kept or {}).items():
-                kept = _keep(kept, offset + n, raw)
-            offset += part.lines
-        self._scanned = _Scan(key, ids, changed, kept)
-        self._parent_names = (names["artist"], names["album"])
-        return self._scanned
-
     def set_artist_image(self, native_id: str, data: bytes, content_type: str) -> None:
         raise Unsupported("snapshot files hold no images", server=self.name)
 
     def close(self) -> None:
         return None
+
+
+def _with_skipped(ids: dict[str, list[str]], skipped: list[Skipped]) -> dict[str, list[str]]:
+    """The listing with the ids of skipped items: they are still on the server, not gone."""
+    for each in skipped:
+        if each.native_id is not None:
+            ids[each.kind].append(each.native_id)
+    return ids
+
+
+def _with_parent_names(item: ServerItem, artists: dict[str, str], albums: dict[str, str]) -> ServerItem:
+    """The item with its parents' names filled in where the line gave only their ids."""
+    if isinstance(item, ServerAlbum) and item.artist_name is None and item.artist_id:
+        return replace(item, artist_name=artists.get(item.artist_id))
+    if isinstance(item, ServerTrack):
+        artist = item.artist_name if item.artist_name is not None or not item.artist_id else artists.get(item.artist_id)
+        album = item.album_title if item.album_title is not None or not item.album_id else albums.get(item.album_id)
+        if (artist, album) != (item.artist_name, item.album_title):
+            return replace(item, artist_name=artist, album_title=album)
+    return item

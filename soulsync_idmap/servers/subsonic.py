@@ -26,7 +26,18 @@ from typing import Any, Literal
 import httpx
 
 from ..errors import AuthError, BadResponse, ConfigError, ServerError, ServerUnreachable, Unsupported
-from .base import EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack, only, parse_datetime
+from .base import (
+    EntityKind,
+    MediaServer,
+    ServerAlbum,
+    ServerArtist,
+    ServerConfig,
+    ServerItem,
+    ServerTrack,
+    Skipped,
+    only,
+    parse_datetime,
+)
 
 __all__ = ["SubsonicServer"]
 
@@ -84,7 +95,7 @@ class _Seen:
         return len(self._ids) > before
 
 
-class SubsonicServer:
+class SubsonicServer(MediaServer):
     kind = "subsonic"
 
     def __init__(
@@ -100,6 +111,7 @@ class SubsonicServer:
         if not config.user or not config.password:
             raise ConfigError(f"{config.name}: a Subsonic server needs --user and --password")
         self.name = config.name
+        self.skipped: list[Skipped] = []
         self._config = config
         self._base = config.url.rstrip("/")
         self._client = client or httpx.Client(timeout=config.timeout, verify=config.verify_tls)

@@ -6,14 +6,12 @@ same transaction that links it, so an interrupted sync never leaves an item half
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-import operator
-from collections.abc import Container, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
@@ -31,7 +29,7 @@ from ..matching import (
     score_artists,
     score_tracks,
 )
-from ..servers.base import ServerAlbum, ServerArtist, ServerItem, ServerTrack
+from ..servers.base import ServerAlbum, ServerItem, ServerTrack
 from .candidates import STAGES, Incoming, Record, find_candidates
 from .rows import (
     ENTITY_FIELDS,
@@ -47,9 +45,6 @@ from .rows import (
     path_tail,
     row_record,
 )
-
-if TYPE_CHECKING:
-    from .ahead import Decided
 
 __all__ = ["BatchWriter", "Counts", "Matched", "Prepared", "match_items", "prepare"]
 
@@ -136,22 +131,6 @@ class Prepared:
         record, keys = self.matching()
         return Incoming(self.item, record, keys, self.path, self.tail, parents.get(self.item.native_id, {}))
 
-    # A compact form for passing between processes: plain tuples pickle and load several
-    # times faster than the frozen dataclasses.
-    def wire(self) -> tuple[Any, ...]:
-        return (_FIELDS[self.item.kind](self.item), self.fingerprint, self.path, self.tail, self.keys)
-
-    @classmethod
-    def from_wire(cls, kind: str, data: tuple[Any, ...]) -> Prepared:
-        values, fp, path, tail, keys = data
-        return cls(_CLASSES[kind](*values), fp, path, tail, keys)
-
-
-_CLASSES: dict[str, type[ServerItem]] = {"artist": ServerArtist, "album": ServerAlbum, "track": ServerTrack}
-_FIELDS = {
-    kind: operator.attrgetter(*(f.name for f in dataclasses.fields(cls) if f.init)) for kind, cls in _CLASSES.items()
-}
-
 
 def prepare(items: Sequence[ServerItem], path_map: tuple[tuple[str, str], ...], *, keys: bool) -> list[Prepared]:
     return [Prepared.of(item, path_map, keys=keys) for item in items]
@@ -174,14 +153,8 @@ class BatchWriter:
     counts: Counts = field(default_factory=Counts)
     written: set[str] | None = None
 
-    def write(
-        self, conn: Connection, items: Sequence[Prepared], now: datetime, decided: Decided | None = None
-    ) -> set[str]:
-        """Write one batch; returns the entities it linked new items to (merges).
-
-        ``decided``: the batch's matching, done ahead (sync/ahead.py) for exactly the
-        items that turn out new; otherwise the writer matches them itself.
-        """
+    def write(self, conn: Connection, items: Sequence[Prepared], now: datetime) -> None:
+        """Write one batch in the caller's transaction."""
         unique: dict[str, Prepared] = {}
         for prepared in items:
             if prepared.item.native_id in unique:
@@ -202,19 +175,13 @@ class BatchWriter:
                 self.counts.unchanged += 1
             else:
                 changed.append((row, prepared))
-        if decided is not None and decided.natives != tuple(p.item.native_id for p in fresh):
-            decided = None  # decided for other items (some were written before)
-        parents = (
-            decided.parents if decided is not None else self.resolved_parents(conn, [p.item for p in unique.values()])
-        )
-        linked: set[str] = set()
+        parents = self.resolved_parents(conn, [p.item for p in unique.values()])
         if changed:
             self._update(conn, changed, parents, now)
         if fresh:
-            linked = self._insert(conn, fresh, parents, now, decided)
+            self._insert(conn, fresh, parents, now)
         if written is not None:
             written.update(unique)
-        return linked
 
     # -- lookups -----------------------------------------------------------------------
     def _existing(self, conn: Connection, native_ids: list[str]) -> dict[str, Any]:
@@ -292,15 +259,10 @@ class BatchWriter:
                 entity_rows[start : start + _CHUNK],
             )
 
-    def _insert(
-        self, conn: Connection, fresh: list[Prepared], parents: dict[str, Any], now: datetime,
-        decided: Decided | None,
-    ) -> set[str]:  # fmt: skip
+    def _insert(self, conn: Connection, fresh: list[Prepared], parents: dict[str, Any], now: datetime) -> None:
         targets: list[str | None] = [None] * len(fresh)
         proposals: list[tuple[int, str, MatchScore]] = []
-        if decided is not None:
-            targets, proposals = decided.targets, decided.proposals
-        elif self.match:  # the matching records are built only here: a first sync needs none
+        if self.match:  # the matching records are built only here: a first sync needs none
             incoming = [p.incoming(parents) for p in fresh]
             found = match_items(conn, self.kind, self.server_id, self.thresholds, incoming)
             targets, proposals = found.targets, found.proposals
@@ -330,7 +292,6 @@ class BatchWriter:
         self.counts.linked += len(link_rows)
         if proposals:
             self._propose(conn, [(cand, new_uuids[i], m) for i, cand, m in proposals], now)
-        return {t for t in targets if t is not None}
 
     def _propose(self, conn: Connection, pairs: list[tuple[str, str, MatchScore]], now: datetime) -> None:
         review = table("review_item")
@@ -348,42 +309,35 @@ class Matched:
     """What matching decided for a batch of new items.
 
     ``targets``: per item, the entity it is the same as (or None: a new entity);
-    ``proposals``: (item index, entity, score) pairs for review; ``considered``: every
-    candidate UUID the searches returned, before ``held`` was applied (what another
-    process's decisions must not touch for these to stand, sync/ahead.py).
+    ``proposals``: (item index, entity, score) pairs for review.
     """
 
     targets: list[str | None]
     proposals: list[tuple[int, str, MatchScore]]
-    considered: set[str]
 
 
 def match_items(
-    conn: Connection, kind: str, server_id: int, thresholds: Thresholds, incoming: Sequence[Incoming],
-    held: Container[str] = frozenset(),
-) -> Matched:  # fmt: skip
+    conn: Connection, kind: str, server_id: int, thresholds: Thresholds, incoming: Sequence[Incoming]
+) -> Matched:
     """Strong evidence first (ids, the same file), then the same parent, then name keys.
 
     Each stage searches only for the items the earlier ones left undecided: most items
     of a library that another server already holds are decided by their ids or file,
     and the name-key query, whose buckets grow with the library ("Intro", "Untitled"),
-    runs for the remainder only. ``held``: entities to treat as linked on the server
-    already (claimed by batches not yet written).
+    runs for the remainder only.
     """
     scored: list[dict[str, MatchScore]] = [{} for _ in incoming]
     targets: list[str | None] = [None] * len(incoming)
     best: list[tuple[str, Verdict] | None] = [None] * len(incoming)
     claimed: set[str] = set()
-    considered: set[str] = set()
     records: dict[str, Any] = {}
     rows: dict[str, Any] = {}
 
     def decide(index: int, item_tiers: list[list[str]]) -> None:
         inc, seen = incoming[index], scored[index]
         for tier in item_tiers:
-            considered.update(tier)
             for u in tier:
-                if u in seen or u in claimed or u in held:
+                if u in seen or u in claimed:
                     continue
                 record = records.get(u)
                 if record is None:
@@ -410,4 +364,4 @@ def match_items(
     for index, pick in enumerate(best):
         if targets[index] is None and pick is not None and pick[1] == "review" and pick[0] not in claimed:
             proposals.append((index, pick[0], scored[index][pick[0]]))
-    return Matched(targets, proposals, considered)
+    return Matched(targets, proposals)

@@ -10,10 +10,11 @@ import pytest
 
 from soulsync_idmap.config import Config
 from soulsync_idmap.mapping.indexes import DEFERRABLE, drop_deferrable, missing_indexes
-from soulsync_idmap.mapping.store import Store, server_config
+from soulsync_idmap.mapping.store import Store
 from soulsync_idmap.servers.base import ServerTrack
 from soulsync_idmap.servers.snapshot import SnapshotServer
 from soulsync_idmap.sync import SyncOptions, sync_server
+from soulsync_idmap.sync.adapters import server_config
 from tests.support.gen_library import generate
 from tests.sync.test_crash_and_lock import check_invariants
 

@@ -15,9 +15,10 @@ from soulsync_idmap.config import Config
 from soulsync_idmap.demo.fake_jellyfin import FakeJellyfin
 from soulsync_idmap.demo.loopback import Fault
 from soulsync_idmap.errors import BadResponse, ServerError, ServerUnreachable
-from soulsync_idmap.mapping.store import Store, server_config
+from soulsync_idmap.mapping.store import Store
 from soulsync_idmap.servers.jellyfin import JellyfinServer
 from soulsync_idmap.sync import SyncOptions, sync_server
+from soulsync_idmap.sync.adapters import server_config
 from tests.support.gen_library import generate
 from tests.sync.test_crash_and_lock import check_invariants
 

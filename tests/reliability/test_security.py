@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from soulsync_idmap.demo.fake_jellyfin import FakeJellyfin
-from soulsync_idmap.mapping.store import Store, server_config
+from soulsync_idmap.mapping.store import Store
+from soulsync_idmap.sync.adapters import server_config
 from tests.conftest import Invoke
 from tests.support.gen_library import generate
 
