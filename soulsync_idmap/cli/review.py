@@ -13,6 +13,7 @@ from rich.table import Table
 from ..errors import ReviewError
 from ..mapping import merge as decisions
 from ..mapping.review import Proposal, ReviewQueue
+from ..sync.engine import thresholds_from
 from .context import AppContext, emit_json, pass_app
 
 __all__ = ["register"]
@@ -50,7 +51,7 @@ class Choice:
 
 
 def _accept(s: _Session, p: Proposal) -> str:
-    s.done.append(decisions.accept(s.app.store, p.id, source="review"))
+    s.done.append(decisions.accept(s.app.store, p.id, source="review", thresholds=thresholds_from(s.app.config)))
     s.counts["accepted"] += 1
     return "next"
 
@@ -181,7 +182,7 @@ def accept_cmd(app: AppContext, review_id: int | None, above: float | None) -> N
     accepted = 0
     for rid in ids:
         try:
-            decisions.accept(app.store, rid)
+            decisions.accept(app.store, rid, thresholds=thresholds_from(app.config))
             accepted += 1
         except ReviewError as exc:
             if review_id is not None:
@@ -205,7 +206,7 @@ def reject_cmd(app: AppContext, review_id: int) -> None:
 @pass_app
 def merge(app: AppContext, uuid_a: str, uuid_b: str) -> None:
     """Merge two entities of one kind; the older survives, the other redirects to it."""
-    decision = decisions.merge(app.store, uuid_a, uuid_b)
+    decision = decisions.merge(app.store, uuid_a, uuid_b, thresholds=thresholds_from(app.config))
     click.echo(f"merged (decision {decision}; 'idmap undo' reverts it)")
 
 

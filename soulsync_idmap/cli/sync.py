@@ -53,7 +53,7 @@ def sync(app: AppContext, names: tuple[str, ...], full: bool, wait: float, as_js
     if as_json:
         emit_json([{"server": r.server, "mode": r.mode, "status": r.status, "ok": r.ok, "error": r.error,
                     **r.counts.as_dict()} for r in results])  # fmt: skip
-    else:
+    elif len(results) > 1 or all(r.ok for r in results):  # one failing server: its error says it all
         _summary(results)
     failed = [r for r in results if not r.ok]
     if len(failed) == 1 and len(results) == 1:

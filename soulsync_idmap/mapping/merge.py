@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from ..errors import NotFound, ReviewError
-from ..matching import TrackRecord, pick_best, score_tracks
+from ..matching import MatchScore, Thresholds, TrackRecord, pick_best, score_tracks
 from .store import Store, new_uuid, normalize_uuid, table, utcnow
 
-__all__ = ["accept", "entity_kind", "merge", "reject", "split", "undo"]
+__all__ = ["accept", "entity_kind", "merge", "propose", "reject", "split", "undo"]
 
 KINDS = ("artist", "album", "track")
 CHILDREN = {"artist": (("album", "artist_uuid"), ("track", "artist_uuid")), "album": (("track", "album_uuid"),)}
@@ -64,7 +64,7 @@ def _decision(conn: Connection, action: str, kind: str, a: str | None, b: str | 
     return int(key[0])
 
 
-def _merge_rows(conn: Connection, kind: str, keep: str, drop: str) -> dict[str, Any]:
+def _merge_rows(conn: Connection, kind: str, keep: str, drop: str, thresholds: Thresholds) -> dict[str, Any]:
     """Move everything of ``drop`` onto ``keep``; returns what undo needs."""
     entity, link, redirect, external, review = (
         table(n) for n in (kind, "link", "redirect", "external_id", "review_item")
@@ -97,12 +97,14 @@ def _merge_rows(conn: Connection, kind: str, keep: str, drop: str) -> dict[str, 
     conn.execute(delete(entity).where(entity.c.uuid == drop))
     conn.execute(insert(redirect).values(old_uuid=drop, new_uuid=keep, kind=kind, created_at=utcnow()))
     if kind == "album":
-        payload["tracks"] = _merge_album_tracks(conn, keep, drop, payload["children"].get("track.album_uuid", []))
+        moved = payload["children"].get("track.album_uuid", [])
+        payload["tracks"] = _merge_album_tracks(conn, keep, moved, thresholds)
     return payload
 
 
-def _merge_album_tracks(conn: Connection, album: str, dropped: str, moved: list[str]) -> list[dict[str, Any]]:
-    """Tracks that came with the dropped album and match a track of the survivor are merged too."""
+def _merge_album_tracks(conn: Connection, album: str, moved: list[str], thresholds: Thresholds) -> list[dict[str, Any]]:
+    """Tracks that came with the dropped album and match a track of the survivor are merged too
+    (by the user's matching thresholds); the uncertain ones are proposed for review."""
     track = table("track")
     rows = {r.uuid: r for r in conn.execute(select(track).where(track.c.album_uuid == album))}
     theirs = [rows[u] for u in moved if u in rows]
@@ -111,17 +113,17 @@ def _merge_album_tracks(conn: Connection, album: str, dropped: str, moved: list[
     taken: set[str] = set()
     for row in theirs:
         candidates = [r for r in ours if r.uuid not in taken]
-        scores = [score_tracks(_record(row), _record(r)) for r in candidates]
-        pick = pick_best(scores) if scores else None
+        scores = [score_tracks(_record(row), _record(r), thresholds) for r in candidates]
+        pick = pick_best(scores, thresholds) if scores else None
         if pick is None:
             continue
         other = candidates[pick[0]]
         if pick[1] == "same":
             taken.add(other.uuid)
             keep, drop = (other.uuid, row.uuid) if other.created_at <= row.created_at else (row.uuid, other.uuid)
-            merged.append(_merge_rows(conn, "track", keep, drop))
+            merged.append(_merge_rows(conn, "track", keep, drop, thresholds))
         else:
-            _propose(conn, "track", other.uuid, row.uuid, scores[pick[0]].score, scores[pick[0]].reasons)
+            propose(conn, "track", [(other.uuid, row.uuid, scores[pick[0]])], utcnow(), unless_known=True)
     return merged
 
 
@@ -141,12 +143,28 @@ def _record(row: Any) -> TrackRecord:
     )
 
 
-def _propose(conn: Connection, kind: str, a: str, b: str, score: float, reasons: dict[str, float]) -> None:
+def propose(
+    conn: Connection, kind: str, pairs: list[tuple[str, str, MatchScore]], now: datetime, *, unless_known: bool = False
+) -> int:
+    """Queue (existing entity, other entity, score) pairs for review; returns how many were queued.
+
+    ``unless_known``: leave out a pair that was proposed (or decided) before, either way round.
+    """
     review = table("review_item")
-    pair = ((review.c.uuid_a == a) & (review.c.uuid_b == b)) | ((review.c.uuid_a == b) & (review.c.uuid_b == a))
-    if conn.execute(select(review.c.id).where(review.c.kind == kind, pair)).first() is None:
-        values = {"kind": kind, "uuid_a": a, "uuid_b": b, "score": round(score, 4), "reasons": json.dumps(reasons)}
-        conn.execute(insert(review).values(**values, status="pending", created_at=utcnow()))
+    if unless_known:
+        pairs = [
+            (a, b, m) for a, b, m in pairs
+            if conn.execute(select(review.c.id).where(review.c.kind == kind, (
+                ((review.c.uuid_a == a) & (review.c.uuid_b == b)) | ((review.c.uuid_a == b) & (review.c.uuid_b == a))
+            ))).first() is None
+        ]  # fmt: skip
+    if pairs:
+        conn.execute(review.insert(), [
+            {"kind": kind, "uuid_a": a, "uuid_b": b, "score": round(m.score, 4),
+             "reasons": json.dumps(m.reasons, sort_keys=True), "status": "pending", "created_at": now}
+            for a, b, m in pairs
+        ])  # fmt: skip
+    return len(pairs)
 
 
 def _unmerge(conn: Connection, payload: dict[str, Any]) -> None:
@@ -173,8 +191,13 @@ def _unmerge(conn: Connection, payload: dict[str, Any]) -> None:
         conn.execute(update(review).where(review.c.id.in_(payload["stale"])).values(status="pending"))
 
 
-def merge(store: Store, a: str, b: str, *, source: str = "cli", keep: str | None = None) -> int:
-    """Merge two entities of one kind; the older survives (or ``keep``). Returns the decision id."""
+def merge(
+    store: Store, a: str, b: str, *, source: str = "cli", keep: str | None = None, thresholds: Thresholds | None = None
+) -> int:
+    """Merge two entities of one kind; the older survives (or ``keep``). Returns the decision id.
+
+    Merging albums also merges their tracks that match by ``thresholds`` (the config's).
+    """
     with store.begin() as conn:
         kind_a, ua = entity_kind(conn, a)
         kind_b, ub = entity_kind(conn, b)
@@ -193,7 +216,7 @@ def merge(store: Store, a: str, b: str, *, source: str = "cli", keep: str | None
         else:
             survivor = ua if (created[ua], ua) <= (created[ub], ub) else ub
         dropped = ub if survivor == ua else ua
-        payload = _merge_rows(conn, kind_a, survivor, dropped)
+        payload = _merge_rows(conn, kind_a, survivor, dropped, thresholds or Thresholds())
         decision = _decision(conn, "merge", kind_a, survivor, dropped, payload, source)
         conn.execute(
             update(table("redirect")).where(table("redirect").c.old_uuid == dropped).values(decision_id=decision)
@@ -239,7 +262,7 @@ def _review_item(conn: Connection, review_id: int) -> Any:
     return item
 
 
-def accept(store: Store, review_id: int, *, source: str = "cli") -> int:
+def accept(store: Store, review_id: int, *, source: str = "cli", thresholds: Thresholds | None = None) -> int:
     """Merge a pending proposal's two entities (the older survives)."""
     with store.begin() as conn:
         item = _review_item(conn, review_id)
@@ -251,7 +274,7 @@ def accept(store: Store, review_id: int, *, source: str = "cli") -> int:
         )
         if present != {item.uuid_a, item.uuid_b}:
             raise ReviewError(f"proposal {review_id} is stale: one of its entities was merged or split since")
-    decision = merge(store, item.uuid_a, item.uuid_b, source=source)
+    decision = merge(store, item.uuid_a, item.uuid_b, source=source, thresholds=thresholds)
     with store.begin() as conn:
         review = table("review_item")
         conn.execute(update(review).where(review.c.id == review_id).values(

@@ -6,7 +6,6 @@ same transaction that links it, so an interrupted sync never leaves an item half
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from ..mapping.bulk import BulkInsert, one_array
+from ..mapping.bulk import BulkInsert, chunked, one_array
+from ..mapping.merge import propose
 from ..mapping.store import new_uuid, table
 from ..matching import (
     AlbumRecord,
@@ -58,7 +58,6 @@ _LINK_INSERT = BulkInsert(
 )
 
 log = logging.getLogger(__name__)
-_CHUNK = 5_000
 
 
 @dataclass
@@ -187,8 +186,7 @@ class BatchWriter:
     def _existing(self, conn: Connection, native_ids: list[str]) -> dict[str, Any]:
         link = table("link")
         found: dict[str, Any] = {}
-        for start in range(0, len(native_ids), _CHUNK):
-            chunk = native_ids[start : start + _CHUNK]
+        for chunk in chunked(native_ids):
             query = select(link.c.id, link.c.native_id, link.c.uuid, link.c.fingerprint, link.c.gone_at).where(
                 link.c.server_id == self.server_id,
                 link.c.kind == self.kind,
@@ -202,10 +200,10 @@ class BatchWriter:
         link = table("link")
         ids = sorted(native_ids)
         found: dict[str, str] = {}
-        for start in range(0, len(ids), _CHUNK):
+        for chunk in chunked(ids):
             query = select(link.c.native_id, link.c.uuid).where(
                 link.c.server_id == self.server_id, link.c.kind == kind,
-                link.c.native_id.in_(one_array(conn, ids[start : start + _CHUNK])),
+                link.c.native_id.in_(one_array(conn, chunk)),
             )  # fmt: skip
             found.update({n: u for n, u in conn.execute(query)})
         return found
@@ -251,12 +249,12 @@ class BatchWriter:
         conn.execute(update(link).where(link.c.id == bindparam("_id")), link_rows)
         entity = table(self.kind)
         # The entity follows the server that created it; other servers' edits stay on their links.
-        for start in range(0, len(entity_rows), _CHUNK):
+        for rows in chunked(entity_rows):
             conn.execute(
                 update(entity).where(
                     entity.c.uuid == bindparam("_uuid"), entity.c.origin_server_id == bindparam("_server")
                 ),
-                entity_rows[start : start + _CHUNK],
+                rows,
             )
 
     def _insert(self, conn: Connection, fresh: list[Prepared], parents: dict[str, Any], now: datetime) -> None:
@@ -291,17 +289,7 @@ class BatchWriter:
         _LINK_INSERT.execute(conn, link_rows, converted=("first_seen", "last_seen", "gone_at"))
         self.counts.linked += len(link_rows)
         if proposals:
-            self._propose(conn, [(cand, new_uuids[i], m) for i, cand, m in proposals], now)
-
-    def _propose(self, conn: Connection, pairs: list[tuple[str, str, MatchScore]], now: datetime) -> None:
-        review = table("review_item")
-        rows = [
-            {"kind": self.kind, "uuid_a": a, "uuid_b": b, "score": round(m.score, 4),
-             "reasons": json.dumps(m.reasons, sort_keys=True), "status": "pending", "created_at": now}
-            for a, b, m in pairs
-        ]  # fmt: skip
-        conn.execute(review.insert(), rows)
-        self.counts.queued += len(rows)
+            self.counts.queued += propose(conn, kind, [(cand, new_uuids[i], m) for i, cand, m in proposals], now)
 
 
 @dataclass

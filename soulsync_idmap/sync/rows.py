@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import operator
 from collections.abc import Sequence
@@ -28,17 +29,60 @@ __all__ = [
     "row_record",
 ]
 
-_CONTENT = {
+# The field table. Entity columns are named after the server item's attributes; each
+# kind's table holds the item columns below plus the derived ones (blocking keys, parent
+# UUIDs, the mapped path). Everything else is derived from it: insert and update columns,
+# what matching reads of a stored row, the fingerprint (every item attribute but the id
+# and timestamps). A new field is a dataclass attribute, a column here, and a migration.
+ITEM_COLUMNS: dict[str, tuple[str, ...]] = {
     "artist": ("name", "sort_name", "mbid"),
-    "album": ("title", "artist_id", "artist_name", "year", "mbid"),
-    "track": (
-        "title", "album_id", "artist_id", "artist_name", "album_title", "track_number",
-        "disc_number", "duration_ms", "year", "mbid", "isrc", "path",
-    ),
+    "album": ("title", "artist_name", "year", "mbid"),
+    "track": ("title", "album_title", "artist_name", "track_number", "disc_number", "duration_ms", "year", "mbid",
+              "isrc"),
 }  # fmt: skip
+DERIVED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "artist": ("match_key", "alt_key"),
+    "album": ("match_key", "alt_key", "artist_uuid"),
+    "track": ("match_key", "alt_key", "artist_uuid", "album_uuid", "path"),
+}
+ENTITY_FIELDS = {kind: DERIVED_COLUMNS[kind] + ITEM_COLUMNS[kind] for kind in ITEM_COLUMNS}
+# What matching reads of a stored entity, in this order (no timestamps: converting them
+# was a third of a fetch).
+ROW_COLUMNS = {kind: ("uuid", *fields) for kind, fields in ENTITY_FIELDS.items()}
+# A matching record's field -> the item attribute and entity column it comes from, where the names differ.
+_RENAMED = {"artist": "artist_name", "album": "album_title"}
+_RECORDS: dict[str, type[ArtistRecord | AlbumRecord | TrackRecord]] = {
+    "artist": ArtistRecord, "album": AlbumRecord, "track": TrackRecord,
+}  # fmt: skip
+_ITEMS: dict[str, type[ServerItem]] = {"artist": ServerArtist, "album": ServerAlbum, "track": ServerTrack}
 
 
+def _record_columns(kind: str) -> tuple[str, ...]:
+    """The column behind each field of the kind's matching record, in the record's order."""
+    names = [f.name for f in dataclasses.fields(_RECORDS[kind])]
+    if kind == "album":  # an album record's "artist" is the album artist's name
+        return tuple("artist_name" if n == "artist" else n for n in names)
+    return tuple(_RENAMED.get(n, n) for n in names)
+
+
+_CONTENT = {
+    kind: tuple(f.name for f in dataclasses.fields(cls) if f.init and f.name not in ("native_id", "added_at",
+                                                                                      "updated_at"))
+    for kind, cls in _ITEMS.items()
+}  # fmt: skip
 _GETTERS = {kind: operator.attrgetter(*names) for kind, names in _CONTENT.items()}
+_ITEM_VALUES = {kind: operator.attrgetter(*names) for kind, names in ITEM_COLUMNS.items()}
+# Per kind: the record class, and getters of its fields' values (in the class's order) from a
+# stored row (by position in ROW_COLUMNS) and from an item (the path is the mapped one, given apart).
+_RECORD_FROM_ROW = {
+    kind: (cls, operator.itemgetter(*(ROW_COLUMNS[kind].index(c) for c in _record_columns(kind))))
+    for kind, cls in _RECORDS.items()
+}
+_RECORD_FROM_ITEM = {
+    kind: (cls, operator.attrgetter(*(c for c in _record_columns(kind) if c != "path")))
+    for kind, cls in _RECORDS.items()
+}
+LINK_FIELDS = ("name", "parent_native_id", "path", "path_tail")
 
 
 def fingerprint(item: ServerItem) -> str:
@@ -67,16 +111,14 @@ def mapped_path(item: ServerItem, path_map: tuple[tuple[str, str], ...]) -> str 
 
 
 def item_record(item: ServerItem, path: str | None) -> ArtistRecord | AlbumRecord | TrackRecord:
-    """The matching record of an incoming item."""
-    if isinstance(item, ServerArtist):
-        return ArtistRecord(name=item.name, sort_name=item.sort_name, mbid=item.mbid)
-    if isinstance(item, ServerAlbum):
-        return AlbumRecord(title=item.title, artist=item.artist_name, year=item.year, mbid=item.mbid)
-    return TrackRecord(
-        title=item.title, artist=item.artist_name, album=item.album_title,
-        duration_ms=item.duration_ms, year=item.year, track_number=item.track_number,
-        disc_number=item.disc_number, mbid=item.mbid, isrc=item.isrc, path=path,
-    )  # fmt: skip
+    """The matching record of an incoming item (``path``: its mapped path)."""
+    cls, values = _RECORD_FROM_ITEM[item.kind]
+    if cls is TrackRecord:
+        return TrackRecord(*(*values(item), path))  # the path is the record's last field (checked below)
+    return cls(*values(item))
+
+
+assert _record_columns("track")[-1] == "path"
 
 
 def row_record(kind: str, row: Sequence[Any]) -> ArtistRecord | AlbumRecord | TrackRecord:
@@ -97,46 +139,18 @@ def keys_of(record: ArtistRecord | AlbumRecord | TrackRecord) -> tuple[str, ...]
     return track_keys(record)
 
 
-ENTITY_FIELDS = {
-    "artist": ("name", "sort_name", "match_key", "alt_key", "mbid"),
-    "album": ("title", "match_key", "alt_key", "artist_uuid", "artist_name", "year", "mbid"),
-    "track": (
-        "title", "match_key", "alt_key", "album_uuid", "artist_uuid", "album_title", "artist_name", "track_number",
-        "disc_number", "duration_ms", "year", "mbid", "isrc", "path",
-    ),
-}  # fmt: skip
-# What matching reads of a stored entity, in this order (no timestamps: converting them
-# was a third of a fetch).
-ROW_COLUMNS = {kind: ("uuid", *fields) for kind, fields in ENTITY_FIELDS.items()}
-_RECORD_FIELDS: dict[str, tuple[type[ArtistRecord | AlbumRecord | TrackRecord], tuple[str, ...]]] = {
-    "artist": (ArtistRecord, ("name", "sort_name", "mbid")),
-    "album": (AlbumRecord, ("title", "artist_name", "year", "mbid")),
-    "track": (TrackRecord, ("title", "artist_name", "album_title", "duration_ms", "year", "track_number",
-                            "disc_number", "mbid", "isrc", "path")),
-}  # fmt: skip
-# Per kind: the record class, and a getter of its fields' values (in the class's order) from a row.
-_RECORD_FROM_ROW = {
-    kind: (cls, operator.itemgetter(*(ROW_COLUMNS[kind].index(name) for name in names)))
-    for kind, (cls, names) in _RECORD_FIELDS.items()
-}
-LINK_FIELDS = ("name", "parent_native_id", "path", "path_tail")
-
-
 def entity_values(
     item: ServerItem, keys: tuple[str, ...], parents: dict[str, str | None], path: str | None
 ) -> tuple[Any, ...]:
     """The canonical entity columns taken from an item (no uuid or timestamps), in ``ENTITY_FIELDS`` order."""
-    match_key = keys[0] if keys else ""
-    alt_key = keys[1] if len(keys) > 1 else None
-    if isinstance(item, ServerTrack):
-        return (
-            item.title, match_key, alt_key, parents.get("album"), parents.get("artist"), item.album_title,
-            item.artist_name, item.track_number, item.disc_number, item.duration_ms, item.year, item.mbid,
-            item.isrc, path,
-        )  # fmt: skip
-    if isinstance(item, ServerAlbum):
-        return (item.title, match_key, alt_key, parents.get("artist"), item.artist_name, item.year, item.mbid)
-    return (item.name, item.sort_name, match_key, alt_key, item.mbid)
+    derived = {
+        "match_key": keys[0] if keys else "",
+        "alt_key": keys[1] if len(keys) > 1 else None,
+        "artist_uuid": parents.get("artist"),
+        "album_uuid": parents.get("album"),
+        "path": path,
+    }
+    return tuple(derived[c] for c in DERIVED_COLUMNS[item.kind]) + _ITEM_VALUES[item.kind](item)
 
 
 def link_values(item: ServerItem, path: str | None, tail: str | None) -> tuple[Any, ...]:
