@@ -142,6 +142,8 @@ class _LineReader:
             if kind != "track" or not path:
                 raise _Bad("'name' is required and must be a non-empty string")
             name = _file_title(path)  # what servers show for a file without a title tag
+            if not name.strip():
+                raise _Bad("'name' is required and must be a non-empty string")
         added = self._date(obj, "added_at")
         updated = self._date(obj, "updated_at")
         seen = self.seen[kind]
@@ -192,7 +194,10 @@ class _LineReader:
         return value if value.strip() else None
 
     def _id(self, obj: dict[str, Any]) -> str:
-        native_id = self._text(obj.get("id"), "id")
+        raw = obj.get("id")
+        if isinstance(raw, str) and "\x00" in raw:  # an id is used as it is, never mended
+            raise _Bad("'id' must not contain a NUL character")
+        native_id = self._text(raw, "id")
         if not native_id:
             raise _Bad("'id' is required and must be a non-empty string")
         if len(native_id) > _MAX_ID:

@@ -183,7 +183,9 @@ class _Run:
             first = conn.execute(select(link.c.id).where(link.c.server_id == self.server_id).limit(1)).first() is None
             self.first = first
             # Into an empty database: secondary indexes are built once at the end (mapping/indexes.py).
-            deferred = first and conn.execute(select(link.c.id).limit(1)).first() is None and drop_deferrable(conn)
+            deferred = first and conn.execute(select(link.c.id).limit(1)).first() is None
+            if deferred:
+                drop_deferrable(conn)  # built at the end, with any an interrupted first sync left out
 
         def every() -> Iterator[ServerItem]:
             # One read-ahead for the three kinds: the reader goes on to the albums while the

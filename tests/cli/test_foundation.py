@@ -197,9 +197,11 @@ def test_malformed_line_names_its_number(idmap: Invoke, synced: Path, small_libr
     assert _export(idmap) == before
 
 
-def test_missing_required_field(idmap: Invoke, synced: Path) -> None:
+def test_an_item_missing_a_required_field_is_skipped_and_reported(idmap: Invoke, synced: Path) -> None:
     write_jsonl(synced, [{"kind": "track", "id": "t9"}])
-    _one_line_error(idmap("sync", "home", "--full"), ":1: 'name' is required")
+    result = idmap("sync", "home", "--full")
+    assert result.exit_code == 0
+    assert "skipped track t9: line 1: 'name' is required" in result.output
 
 
 def test_unknown_field_is_a_warning(idmap: Invoke, synced: Path, small_library: list[dict[str, Any]]) -> None:

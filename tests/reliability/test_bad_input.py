@@ -36,8 +36,10 @@ def test_odd_names_are_stored_and_exported_intact(idmap: Invoke, tmp_path: Path,
     ]
     snap = write_jsonl(tmp_path / "s.jsonl", records)
     result = _sync(idmap, snap)
-    if not name.strip():
-        assert result.exit_code == 1 and "'name' is required" in result.output
+    if not name.strip():  # no name: every item skipped and reported, nothing stored
+        assert result.exit_code == 0 and "'name' is required" in result.output
+        assert json.loads(result.stdout)[0]["skipped"] == 3
+        assert idmap("export").output == ""
         return
     assert result.exit_code == 0, result.output[:500]
     exported = [json.loads(line) for line in idmap("export").output.splitlines()]
@@ -49,24 +51,48 @@ def test_odd_names_are_stored_and_exported_intact(idmap: Invoke, tmp_path: Path,
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ('{"kind":"track","id":"a\\u0000b","name":"x"}', "NUL"),
-        ('{"kind":"track","id":"' + "9" * 300 + '","name":"x"}', "longer than 200"),
-        ('{"kind":"track","id":"t","name":"x","track_number":"seven"}', "whole number"),
-        ('{"kind":"track","id":"t","name":"x","duration_ms":-5}', "out of range"),
         ('{"kind":"song","id":"t","name":"x"}', "'kind' must be"),
-        ('{"kind":"track","id":"t","name":"x","added_at":"yesterday"}', "ISO 8601"),
-        ('{"kind":"track","id":"t","name":"x\\u0000y"}', "NUL"),
         ("[1, 2, 3]", "expected a JSON object"),
         ("\x00\x00\x00", "not valid JSON"),
     ],
 )
-def test_malformed_lines_fail_with_their_line_number(idmap: Invoke, tmp_path: Path, line: str, message: str) -> None:
+def test_a_damaged_file_fails_with_the_line_number(idmap: Invoke, tmp_path: Path, line: str, message: str) -> None:
     snap = tmp_path / "s.jsonl"
     snap.write_text('{"kind":"artist","id":"a","name":"A"}\n' + line + "\n", encoding="utf-8")
     result = _sync(idmap, snap)
     assert result.exit_code == 1
     assert ":2:" in result.output and message in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("line", "message", "skipped"),
+    [
+        ('{"kind":"track","id":"a\\u0000b","name":"x"}', "'id' must not contain a NUL character", 1),
+        ('{"kind":"track","id":"' + "9" * 300 + '","name":"x"}', "longer than 200", 1),
+        ('{"kind":"track","id":"t","name":""}', "'name' is required", 1),
+        ('{"kind":"track","id":"t","name":"x","track_number":"seven"}', "whole number, not 'seven'; left out", 0),
+        ('{"kind":"track","id":"t","name":"x","duration_ms":-5}', "whole number in range, not -5; left out", 0),
+        ('{"kind":"track","id":"t","name":"x","added_at":"yesterday"}', "ISO 8601 date, not 'yesterday'; left out", 0),
+    ],
+)
+def test_a_bad_item_is_reported_and_the_rest_synced(
+    idmap: Invoke, tmp_path: Path, line: str, message: str, skipped: int
+) -> None:
+    snap = tmp_path / "s.jsonl"
+    snap.write_text('{"kind":"artist","id":"a","name":"A"}\n' + line + "\n", encoding="utf-8")
+    result = _sync(idmap, snap)
+    assert result.exit_code == 0, result.output
+    assert message in result.output and ("line 2" in result.output or ":2:" in result.output)
+    summary = json.loads(result.stdout)[0]
+    assert (summary["skipped"], summary["new"]) == (skipped, 2 - skipped)
+
+
+def test_nul_characters_in_names_are_removed(idmap: Invoke, tmp_path: Path) -> None:
+    snap = tmp_path / "s.jsonl"
+    snap.write_text('{"kind":"artist","id":"a","name":"A\\u0000B"}\n', encoding="utf-8")
+    assert _sync(idmap, snap).exit_code == 0
+    assert [json.loads(line)["name"] for line in idmap("export").output.splitlines()] == ["AB"]
 
 
 def test_invalid_utf8_is_an_error(idmap: Invoke, tmp_path: Path) -> None:
@@ -83,7 +109,8 @@ def test_duplicate_ids_are_skipped_with_a_warning_not_lost_silently(idmap: Invok
     )
     result = _sync(idmap, snap)
     assert result.exit_code == 0
-    assert "duplicate artist id 'a' skipped" in result.output
+    assert "skipped artist a: line 2: duplicate artist id 'a'" in result.output
+    assert json.loads(result.stdout)[0]["skipped"] == 1
     exported = [json.loads(line) for line in idmap("export").output.splitlines()]
     assert [e["name"] for e in exported] == ["First"]
 
