@@ -129,12 +129,17 @@ def activate(app: AppContext, name: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
 def remove(app: AppContext, name: str, yes: bool) -> None:
-    """Forget server NAME and its links. UUIDs stay valid; other servers' links stay."""
+    """Remove server NAME: it is no longer synced or resolved to, and its secrets are forgotten.
+
+    UUIDs stay valid. What NAME knew of each item (native ids, names, file paths) is kept,
+    marked gone, so that a server added later (Jellyfin after Plex) recognises the same
+    items and keeps their UUIDs; the name can be used again at once.
+    """
     app.store.server(name)
-    if not yes and not click.confirm(f"remove {name} and all its links?", default=False):
+    if not yes and not click.confirm(f"remove {name}? (its items keep their UUIDs)", default=False):
         raise click.Abort()
     removed = app.store.remove_server(name)
     app.config.forget(name)
     if app.config.path.exists():
         app.config.save()
-    click.echo(f"removed {name} ({removed} links)")
+    click.echo(f"removed {name} ({removed} live links kept as evidence for the next server)")

@@ -26,6 +26,7 @@ __all__ = [
     "Redirect",
     "ReviewItem",
     "Server",
+    "SkippedItem",
     "SyncRun",
     "Track",
 ]
@@ -48,6 +49,9 @@ class Server(SQLModel, table=True):
     # listing next time proves nothing left or came back, without comparing every link.
     listing_digest: str | None = None
     created_at: datetime
+    # Set by 'servers remove': the server is retired, not deleted. Its links stay (tombstoned)
+    # as the evidence that lets the next server's items keep their UUIDs.
+    removed_at: datetime | None = None
 
 
 class Artist(SQLModel, table=True):
@@ -214,7 +218,22 @@ class SyncRun(SQLModel, table=True):
     unchanged: int = 0
     gone: int = 0
     revived: int = 0
+    relinked: int = 0
+    skipped: int = 0
     error: str | None = None
+
+
+class SkippedItem(SQLModel, table=True):
+    """An item a run could not store, and why (``idmap sync --report``)."""
+
+    __tablename__ = "skipped_item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="sync_run.id", ondelete="CASCADE", index=True)
+    kind: str = Field(max_length=10)
+    native_id: str | None = Field(default=None, max_length=200)
+    name: str | None = None
+    reason: str
 
 
 class ExternalId(SQLModel, table=True):

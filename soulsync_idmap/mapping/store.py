@@ -100,11 +100,13 @@ class Store:
     # -- servers ---------------------------------------------------------------------
     def servers(self) -> list[Server]:
         with self.session() as session:
-            return list(session.exec(orm_select(Server).order_by(Server.name)).all())
+            query = orm_select(Server).where(Server.removed_at == None).order_by(Server.name)  # noqa: E711
+            return list(session.exec(query).all())
 
     def server(self, name: str) -> Server:
         with self.session() as session:
-            found = session.exec(orm_select(Server).where(Server.name == name)).first()
+            query = orm_select(Server).where(Server.name == name, Server.removed_at == None)  # noqa: E711
+            found = session.exec(query).first()
         if found is None:
             known = ", ".join(s.name for s in self.servers()) or "none yet; add one with 'idmap servers add'"
             raise ConfigError(f"unknown server {name!r} (known: {known})")
@@ -149,20 +151,30 @@ class Store:
         return self.server(name)
 
     def remove_server(self, name: str) -> int:
-        """Forget a server and its links; entities (UUIDs) stay. Returns links removed."""
+        """Retire a server: it is no longer listed, synced or resolved to; returns its live links.
+
+        Its links stay, tombstoned, with what they knew (native ids, names, file paths):
+        the evidence by which the items of the next server added (the same files on
+        Jellyfin after Plex, say) get the UUIDs they had. Entities and their UUIDs stay
+        too. The name is free for a new server at once.
+        """
         target = self.server(name)
         links = table("link")
-        runs = table("sync_run")
         servers = table("server")
+        now = utcnow()
         with self.begin() as conn:
-            count = conn.execute(
-                select(func.count()).select_from(links).where(links.c.server_id == target.id)
-            ).scalar_one()
-            conn.execute(links.delete().where(links.c.server_id == target.id))
-            conn.execute(runs.delete().where(runs.c.server_id == target.id))
-            conn.execute(servers.delete().where(servers.c.id == target.id))
+            live = (links.c.server_id == target.id) & links.c.gone_at.is_(None)
+            count = conn.execute(select(func.count()).select_from(links).where(live)).scalar_one()
+            conn.execute(update(links).where(live).values(gone_at=now))
+            conn.execute(
+                update(servers).where(servers.c.id == target.id).values(
+                    name=f"{target.name[:180]}~removed-{target.id}", active=False, removed_at=now,
+                )
+            )  # fmt: skip
             if target.active:
-                first = conn.execute(select(servers.c.id).order_by(servers.c.name).limit(1)).scalar()
+                first = conn.execute(
+                    select(servers.c.id).where(servers.c.removed_at.is_(None)).order_by(servers.c.name).limit(1)
+                ).scalar()
                 if first is not None:
                     conn.execute(update(servers).where(servers.c.id == first).values(active=True))
         return int(count)

@@ -6,10 +6,12 @@ outside ``servers/`` imports plexapi or knows a server's JSON or XML.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol, TypeVar, runtime_checkable
+
+from ..errors import Unsupported
 
 __all__ = [
     "EntityKind",
@@ -176,6 +178,14 @@ class MediaServer(Protocol):
         return False
 
     def all_ids(self, kind: EntityKind) -> Iterator[str]: ...
+
+    def fetch(self, kind: EntityKind, native_ids: Sequence[str]) -> Iterator[ServerItem]:
+        """The items of ``kind`` with these native ids (those that exist; in any order).
+
+        What an incremental sync uses to link items the id listing names but the changes
+        did not bring (their dates did not move), and parents a listing leaves out.
+        """
+        raise Unsupported(f"fetching {kind}s by id", server=self.name)
 
     def set_artist_image(self, native_id: str, data: bytes, content_type: str) -> None:
         """Upload an artist image; raise ``Unsupported`` where the server cannot."""

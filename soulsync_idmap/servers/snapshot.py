@@ -26,7 +26,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -440,6 +440,13 @@ class SnapshotServer(MediaServer):
                 ids[item.kind].append(item.native_id)
             self._ids = (key, _with_skipped(ids, skipped))
         return iter(self._ids[1][kind])
+
+    def fetch(self, kind: EntityKind, native_ids: Sequence[str]) -> Iterator[ServerItem]:
+        wanted = set(native_ids)
+        names = None if kind == "artist" else self._parent_names()
+        for item in read_snapshot(self.path, frozenset({kind}), names, skipped=[]):
+            if item.native_id in wanted:
+                yield item
 
     def _file_key(self) -> tuple[int, int]:
         try:

@@ -7,7 +7,7 @@ same transaction that links it, so an interrupted sync never leaves an item half
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -71,6 +71,7 @@ class Counts:
     unchanged: int = 0
     gone: int = 0
     revived: int = 0
+    relinked: int = 0
     skipped: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -142,7 +143,11 @@ class BatchWriter:
     ``match`` turns cross-server matching on. ``written``, on a server's first sync (it
     had no link when the run began), collects the native ids written so far: only those
     can have a link already, so the others need no lookup (a million index probes on a
-    large database, 5 s of a cross-server sync).
+    large database, 5 s of a cross-server sync). ``released``: entities whose live link
+    on this server is disappearing in this run (its native id is no longer listed), by
+    UUID, with that native id: a new item may be the same entity under a new id (a
+    re-key, a rebuilt server, a moved library), so they are candidates, and taking one is
+    a relink, not a merge.
     """
 
     server_id: int
@@ -151,6 +156,7 @@ class BatchWriter:
     match: bool
     counts: Counts = field(default_factory=Counts)
     written: set[str] | None = None
+    released: dict[str, str] = field(default_factory=dict)
 
     def write(self, conn: Connection, items: Sequence[Prepared], now: datetime) -> None:
         """Write one batch in the caller's transaction."""
@@ -262,7 +268,7 @@ class BatchWriter:
         proposals: list[tuple[int, str, MatchScore]] = []
         if self.match:  # the matching records are built only here: a first sync needs none
             incoming = [p.incoming(parents) for p in fresh]
-            found = match_items(conn, self.kind, self.server_id, self.thresholds, incoming)
+            found = match_items(conn, self.kind, self.server_id, self.thresholds, incoming, self.released)
             targets, proposals = found.targets, found.proposals
         entity_rows: list[tuple[Any, ...]] = []
         link_rows: list[tuple[Any, ...]] = []
@@ -278,6 +284,8 @@ class BatchWriter:
                 values = entity_values(item, keys, parents.get(item.native_id, no_parents), p.path)
                 entity_rows.append((uuid, *values, server, stamp, stamp))
                 self.counts.new += 1
+            elif self.released.pop(uuid, None) is not None:
+                self.counts.relinked += 1  # the same entity under its new native id
             else:
                 self.counts.merged += 1
             new_uuids.append(uuid)
@@ -305,14 +313,16 @@ class Matched:
 
 
 def match_items(
-    conn: Connection, kind: str, server_id: int, thresholds: Thresholds, incoming: Sequence[Incoming]
-) -> Matched:
+    conn: Connection, kind: str, server_id: int, thresholds: Thresholds, incoming: Sequence[Incoming],
+    released: Collection[str] = frozenset(),
+) -> Matched:  # fmt: skip
     """Strong evidence first (ids, the same file), then the same parent, then name keys.
 
     Each stage searches only for the items the earlier ones left undecided: most items
     of a library that another server already holds are decided by their ids or file,
     and the name-key query, whose buckets grow with the library ("Intro", "Untitled"),
-    runs for the remainder only.
+    runs for the remainder only. ``released``: entities linked on this server whose link
+    is disappearing in this run; candidates all the same.
     """
     scored: list[dict[str, MatchScore]] = [{} for _ in incoming]
     targets: list[str | None] = [None] * len(incoming)
@@ -343,7 +353,7 @@ def match_items(
     for stage in STAGES:
         if not rest:
             break
-        tiers, more_rows = find_candidates(conn, kind, server_id, [incoming[i] for i in rest], stage)
+        tiers, more_rows = find_candidates(conn, kind, server_id, [incoming[i] for i in rest], stage, released)
         rows.update(more_rows)
         for index, item_tiers in zip(rest, tiers, strict=True):
             decide(index, item_tiers)

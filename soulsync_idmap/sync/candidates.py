@@ -10,7 +10,7 @@ left out: one server never holds the same entity twice.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -74,8 +74,9 @@ STAGES: tuple[Stage, ...] = ("strong", "parent", "keys")
 
 
 def find_candidates(
-    conn: Connection, kind: str, server_id: int, batch: Sequence[Incoming], stage: Stage
-) -> tuple[list[list[list[str]]], dict[str, Row[Any]]]:
+    conn: Connection, kind: str, server_id: int, batch: Sequence[Incoming], stage: Stage,
+    released: Collection[str] = frozenset(),
+) -> tuple[list[list[list[str]]], dict[str, Row[Any]]]:  # fmt: skip
     """Per incoming item, candidate UUIDs in tiers (strongest evidence first); the rows by UUID.
 
     The writer asks stage by stage, each for the items the earlier ones left undecided,
@@ -163,7 +164,8 @@ def find_candidates(
             per_item.append([list(found)])
 
     candidates = {u for tiers in per_item for tier in tiers for u in tier}
-    taken = _linked_here(conn, server_id, kind, candidates)
+    # linked here already (one server never holds the same entity twice), unless that link is disappearing
+    taken = _linked_here(conn, server_id, kind, candidates).difference(released)
     for row in _rows_where(conn, kind, "uuid", candidates - taken - rows.keys()):
         rows[row.uuid] = row
     return [[[u for u in tier if u not in taken and u in rows] for tier in tiers] for tiers in per_item], rows

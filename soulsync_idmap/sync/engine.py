@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, exists, func, select, update
 
 from ..config import Config
-from ..errors import ConfigError
+from ..errors import ConfigError, Unsupported
 from ..mapping.bulk import chunked, one_array
 from ..mapping.indexes import drop_deferrable, restore_indexes
 from ..mapping.models import Server
@@ -109,6 +109,9 @@ class _Run:
         self.writers: dict[str, BatchWriter] = {}
         self.first = False  # the server had no link when this run began (set by ``full``)
         self.skipped: list[Skipped] = []
+        # Per kind: entities whose live link here is disappearing in this run, by UUID, with
+        # that link's native id (see BatchWriter.released).
+        self.released: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
 
     def writer(self, kind: str) -> BatchWriter:
         if kind not in self.writers:
@@ -119,17 +122,22 @@ class _Run:
                 self._needs_matching(kind),
                 self.counts,
                 written=set() if self.first else None,
+                released=self.released[kind],
             )
         return self.writers[kind]
 
     def _needs_matching(self, kind: str) -> bool:
-        """Matching is needed once another server (or a gone item of this one) exists.
+        """Matching is needed once an entity may stand for a new item: one another server
+        (also a removed one) links, one this server lost (a gone link, or one disappearing
+        in this run), or one with no live link at all.
 
         One probe per server, each answered by an index (the unique native-id index for
         other servers, the partial tombstone index for this one): a single OR query
-        scanned every link.
+        scanned every link. The last probe runs only when the others found nothing.
         """
-        link, server = table("link"), table("server")
+        if self.released[kind]:
+            return True
+        link, server, entity = table("link"), table("server"), table(kind)
         with self.store.engine.connect() as conn:
             for server_id in conn.execute(select(server.c.id)).scalars():
                 wanted = [link.c.server_id == server_id, link.c.kind == kind]
@@ -137,7 +145,8 @@ class _Run:
                     wanted.append(link.c.gone_at.is_not(None))
                 if conn.execute(select(exists().where(*wanted))).scalar():
                     return True
-            return False
+            live = exists().where(link.c.uuid == entity.c.uuid, link.c.gone_at.is_(None))
+            return conn.execute(select(entity.c.uuid).where(~live).limit(1)).first() is not None
 
     def ingest(self, items: Iterable[ServerItem], phase: str | None, seen: dict[str, list[tuple[str, ...]]] | None,
                *, first: bool = False) -> None:  # fmt: skip
@@ -186,6 +195,11 @@ class _Run:
             deferred = first and conn.execute(select(link.c.id).limit(1)).first() is None
             if deferred:
                 drop_deferrable(conn)  # built at the end, with any an interrupted first sync left out
+        if not first:
+            # Reconcile before minting: what disappeared from the listing is known before any
+            # new item is matched, so a re-keyed item takes its old entity (a relink).
+            for kind in KINDS:
+                self.released[kind] = self._released(kind, list(adapter.all_ids(kind)))
 
         def every() -> Iterator[ServerItem]:
             # One read-ahead for the three kinds: the reader goes on to the albums while the
@@ -209,17 +223,72 @@ class _Run:
             self.mark_gone(kind, listed)
 
     def incremental(self, adapter: MediaServer, watermark: datetime) -> None:
+        """What changed since the watermark, made complete by the id listing.
+
+        The listing comes first: ids that disappeared release their entities to the new
+        items (a re-key is a relink), and ids listed but never linked (items whose dates
+        did not move, a guest artist, an item skipped before) are fetched by id, parents
+        first, before the changes. After a run every listed id is linked.
+        """
         # The adapter compares against our own clock (a local file's time), without the skew margin.
         if adapter.unchanged_since(watermark):
             return  # the source vouches that nothing was added, changed or removed
+        listed: dict[str, list[str]] = {}
+        for kind in KINDS:
+            listed[kind] = list(adapter.all_ids(kind))
+            if self.progress:
+                self.progress(self.server.name, f"{kind} ids", len(listed[kind]))
+            self.released[kind] = self._released(kind, listed[kind])
+        missing: dict[str, list[str]] = {kind: self._unlinked(kind, listed[kind]) for kind in KINDS}
+        if any(missing.values()):
+            self.ingest(_fetched(adapter, missing), "unlinked", None)
+        fetched = {(kind, native_id) for kind, ids in missing.items() for native_id in ids}
         since = watermark - self.options.watermark_margin
-        self.ingest(adapter.changed_since(since), "changes", None)
+        changes = adapter.changed_since(since)
+        self.ingest((i for i in changes if (i.kind, i.native_id) not in fetched), "changes", None)
         self._take_skipped(adapter)
         for kind in KINDS:
-            ids = list(adapter.all_ids(kind))
-            self.mark_gone(kind, ids)
-            if self.progress:
-                self.progress(self.server.name, f"{kind} ids", len(ids))
+            self.mark_gone(kind, listed[kind])
+
+    def _listing_unchanged(self, conn: Connection, kind: str, listed: list[str]) -> bool:
+        """The listing is the last completed one's (digest) and as many links are live as then."""
+        stored = _digests(conn, self.server_id).get(kind)
+        if not isinstance(stored, list) or len(stored) != 2 or stored[0] != _digest(listed):
+            return False
+        link = table("link")
+        where = (link.c.server_id == self.server_id, link.c.kind == kind)
+        total = conn.execute(select(func.count()).select_from(link).where(*where)).scalar_one()
+        gone = conn.execute(select(func.count()).select_from(link).where(*where, link.c.gone_at.is_not(None)))
+        return bool(stored[1] == total - gone.scalar_one())
+
+    def _released(self, kind: str, listed: list[str]) -> dict[str, str]:
+        """The server's live links of ``kind`` that ``listed`` leaves out: UUID -> native id.
+
+        An empty listing releases nothing (see ``mark_gone``: more likely a wrong library).
+        """
+        if not listed:
+            return {}
+        link = table("link")
+        with self.store.engine.connect() as conn:
+            if self._listing_unchanged(conn, kind, listed):
+                return {}
+            query = select(link.c.uuid, link.c.native_id).where(
+                link.c.server_id == self.server_id, link.c.kind == kind, link.c.gone_at.is_(None),
+                link.c.native_id.not_in(one_array(conn, sorted(set(listed)))),
+            )  # fmt: skip
+            return {uuid: native_id for uuid, native_id in conn.execute(query)}
+
+    def _unlinked(self, kind: str, listed: list[str]) -> list[str]:
+        """The listed ids that have no link on this server, in listing order."""
+        if not listed:
+            return []
+        link = table("link")
+        with self.store.engine.connect() as conn:
+            if self._listing_unchanged(conn, kind, listed):
+                return []
+            query = select(link.c.native_id).where(link.c.server_id == self.server_id, link.c.kind == kind)
+            known = set(conn.execute(query).scalars())
+        return [native_id for native_id in dict.fromkeys(listed) if native_id not in known]
 
     def _take_skipped(self, adapter: MediaServer) -> list[Skipped]:
         """Count and report what the adapter skipped so far (one warning each, up to a cap)."""
@@ -247,7 +316,7 @@ class _Run:
         """
         link = table("link")
         where = (link.c.server_id == self.server_id) & (link.c.kind == kind)
-        digest = hashlib.blake2b("\n".join(listed).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        digest = _digest(listed)
         with self.store.begin() as conn:
             stored = _digests(conn, self.server_id)
             total = conn.execute(select(func.count()).select_from(link).where(where)).scalar_one()
@@ -278,6 +347,21 @@ class _Run:
             self.counts.revived += len(back)
             stored[kind] = [digest, live - left + len(back)]
             _store_digests(conn, self.server_id, stored)
+
+
+def _digest(listed: list[str]) -> str:
+    return hashlib.blake2b("\n".join(listed).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _fetched(adapter: MediaServer, missing: dict[str, list[str]]) -> Iterator[ServerItem]:
+    """The items of ``missing`` ids, fetched by id, parents first."""
+    for kind in KINDS:
+        if missing[kind]:
+            try:
+                yield from adapter.fetch(kind, missing[kind])
+            except Unsupported:
+                log.warning("%s: cannot fetch %d unlinked %ss by id; the next full sync links them",
+                            adapter.name, len(missing[kind]), kind)  # fmt: skip
 
 
 def _digests(conn: Connection, server_id: int) -> dict[str, Any]:
@@ -314,6 +398,11 @@ def _finish_run(store: Store, result: SyncResult) -> None:
                 status=result.status, finished_at=result.finished_at, error=result.error, **counts,
             )
         )  # fmt: skip
+        if result.skipped:  # what 'idmap sync --report' lists
+            conn.execute(table("skipped_item").insert(), [
+                {"run_id": result.run_id, "kind": s.kind, "native_id": s.native_id, "name": s.name, "reason": s.reason}
+                for s in result.skipped
+            ])  # fmt: skip
 
 
 def _close_abandoned_runs(store: Store) -> None:

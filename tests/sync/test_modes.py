@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from freezegun import freeze_time
 
 from soulsync_idmap.errors import SnapshotError
+from soulsync_idmap.servers.base import ServerItem
 from soulsync_idmap.servers.snapshot import SnapshotServer
 from tests.conftest import Invoke, write_jsonl
 
@@ -98,19 +100,28 @@ def test_an_unchanged_listing_skips_the_comparison_but_not_a_tombstone_to_undo(
 
 
 def test_a_run_that_fails_is_redone_by_the_next(
-    idmap: Invoke, tmp_path: Path, small_library: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    idmap: Invoke,
+    tmp_path: Path,
+    small_library: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    config_path: Path,
 ) -> None:
+    config_path.write_text(json.dumps({"sync": {"batch_size": 1}}))  # every item its own transaction
     snap = write_jsonl(tmp_path / "home.jsonl", small_library)
     idmap("servers", "add", "snapshot", "home", "--url", str(snap))
     assert _sync(idmap)["new"] == 7
     write_jsonl(snap, [dict(r, name="Airbag (Live)") if r["id"] == "t1" else r for r in small_library])
 
-    def lost(self: SnapshotServer, kind: str) -> None:
-        raise SnapshotError("the disk went away", path=str(snap))
+    read = SnapshotServer.changed_since
+
+    def lost(self: SnapshotServer, watermark: datetime) -> Iterator[ServerItem]:
+        yield from read(self, watermark)  # the changes are written...
+        raise SnapshotError("the disk went away", path=str(snap))  # ...then the run fails
 
     with monkeypatch.context() as patch:
-        patch.setattr(SnapshotServer, "all_ids", lost)  # after the changes are written
+        patch.setattr(SnapshotServer, "changed_since", lost)
         failed = idmap("sync", "home")
+        assert json.loads(idmap("stats", "--json").stdout)["runs"][0]["updated"] == 1  # the change was written
         assert failed.exit_code != 0 and "the disk went away" in failed.output
     write_jsonl(snap, small_library)  # back to the bytes of the last completed run
     summary = _sync(idmap)
