@@ -19,7 +19,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -139,6 +139,9 @@ class FakePlex(LoopbackServer):
         match = re.fullmatch(r"/library/metadata/(\d+)(?:/(children|allLeaves|posters))?", path)
         if match:
             return self._metadata(request, int(match.group(1)), match.group(2))
+        match = re.fullmatch(r"/library/metadata/(\d+(?:,\d+)+)", path)  # several items at once
+        if match:
+            return self._several(int(key) for key in match.group(1).split(","))
         return Response(404, b"<html><body>404 Not Found</body></html>", "text/html")
 
     def _xml(self, body: str) -> Response:
@@ -220,6 +223,12 @@ class FakePlex(LoopbackServer):
                     items = [self._by_key[k] for k in entry.children]
             else:
                 items = [e for e in self._entries["track"].values() if key in (e.parent, e.grandparent)]
+        body = "".join(self._render(e) for e in items)
+        return self._xml(f'<MediaContainer size="{len(items)}" totalSize="{len(items)}">{body}</MediaContainer>')
+
+    def _several(self, keys: Iterable[int]) -> Response:
+        with self._state:
+            items = [self._by_key[key] for key in keys if key in self._by_key]
         body = "".join(self._render(e) for e in items)
         return self._xml(f'<MediaContainer size="{len(items)}" totalSize="{len(items)}">{body}</MediaContainer>')
 

@@ -17,7 +17,7 @@ import base64
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -43,6 +43,7 @@ _FIELDS: dict[str, str] = {
     "track": "ProviderIds,Path,DateCreated,ParentId",
 }
 _LEAN = {"EnableImages": "false", "EnableUserData": "false"}
+FETCH_IDS = 100  # ids per /Items?Ids= request
 # Stable paging: new items sort last, so a library scan during a listing shifts nothing.
 _STABLE_SORT = {"SortBy": "DateCreated,SortName", "SortOrder": "Ascending"}
 
@@ -337,6 +338,21 @@ class JellyfinServer(MediaServer):
                         yield artist
                 if older:
                     break  # closing the page generator: no further requests
+
+    def fetch(self, kind: EntityKind, native_ids: Sequence[str]) -> Iterator[ServerItem]:
+        """``/Items?Ids=...``, a hundred ids a request (URLs stay short)."""
+        for start in range(0, len(native_ids), FETCH_IDS):
+            chunk = native_ids[start : start + FETCH_IDS]
+            data = self._get_json("/Items", {**_LEAN, "Fields": _FIELDS[kind], "Ids": ",".join(chunk)})
+            for raw in items_of(data, "/Items", self.name):
+                if not is_type(raw, kind):
+                    continue
+                if kind == "artist":
+                    yield to_artist(raw, self.name)
+                elif kind == "album":
+                    yield to_album(raw, self.name)
+                else:
+                    yield to_track(raw, self.name)
 
     def all_ids(self, kind: EntityKind) -> Iterator[str]:
         seen: set[str] = set()

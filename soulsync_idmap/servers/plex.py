@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 from xml.etree.ElementTree import Element
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 TYPE_NUMBER = {"artist": 8, "album": 9, "track": 10}
 TAGS = {"artist": "Directory", "album": "Directory", "track": "Track"}
+FETCH_KEYS = 50  # ratingKeys per /library/metadata/{keys} request
 
 
 def _int(value: str | None) -> int | None:
@@ -223,6 +224,14 @@ class PlexServer(MediaServer):
         kinds: tuple[EntityKind, ...] = ("artist", "album", "track")
         for kind in kinds:
             yield from self._items(kind, f"&{kind}.updatedAt%3E%3E={epoch}")
+
+    def fetch(self, kind: EntityKind, native_ids: Sequence[str]) -> Iterator[ServerItem]:
+        """``/library/metadata/{ratingKey,ratingKey,...}``, fifty keys a request."""
+        for start in range(0, len(native_ids), FETCH_KEYS):
+            keys = ",".join(native_ids[start : start + FETCH_KEYS])
+            for element in self._query(f"/library/metadata/{keys}?includeGuids=1"):
+                if element.tag == TAGS[kind] and element.get("type") == kind:
+                    yield self._item(kind, element)
 
     def all_ids(self, kind: EntityKind) -> Iterator[str]:
         for element in self._elements(kind, guids=False):

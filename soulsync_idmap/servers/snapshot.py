@@ -443,6 +443,11 @@ class SnapshotServer(MediaServer):
 
     def fetch(self, kind: EntityKind, native_ids: Sequence[str]) -> Iterator[ServerItem]:
         wanted = set(native_ids)
+        if kind != "track":  # the parents' names know every parent id: a dangling reference costs no read
+            artists, albums = self._parent_names()
+            wanted &= (artists if kind == "artist" else albums).keys()
+        if not wanted:
+            return
         names = None if kind == "artist" else self._parent_names()
         for item in read_snapshot(self.path, frozenset({kind}), names, skipped=[]):
             if item.native_id in wanted:

@@ -19,7 +19,7 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -317,6 +317,22 @@ class SubsonicServer(MediaServer):
         for album in full:
             for song in album.get("song") or []:
                 yield self._item("track", song)
+
+    def fetch(self, kind: EntityKind, native_ids: Sequence[str]) -> Iterator[ServerItem]:
+        """``getArtist`` / ``getAlbum`` / ``getSong``, one request an id; an id the server no
+        longer knows (error 70) is left out."""
+        method, key = {"artist": ("getArtist", "artist"), "album": ("getAlbum", "album"), "track": ("getSong", "song")}[
+            kind
+        ]
+        for native in native_ids:
+            try:
+                raw = self._get(method, id=native).get(key)
+            except ServerError as exc:
+                if "(code 70)" in str(exc):
+                    continue
+                raise
+            if raw:
+                yield self._item(kind, raw)
 
     def all_ids(self, kind: EntityKind) -> Iterator[str]:
         for raw in self._raw(kind):

@@ -7,7 +7,7 @@ same transaction that links it, so an interrupted sync never leaves an item half
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -157,6 +157,8 @@ class BatchWriter:
     counts: Counts = field(default_factory=Counts)
     written: set[str] | None = None
     released: dict[str, str] = field(default_factory=dict)
+    # (conn, kind, native ids) -> whether any were asked for: fetches parents with no link and writes them
+    link_parents: Callable[[Connection, str, list[str]], bool] | None = None
 
     def write(self, conn: Connection, items: Sequence[Prepared], now: datetime) -> None:
         """Write one batch in the caller's transaction."""
@@ -171,22 +173,71 @@ class BatchWriter:
         written = self.written
         existing = self._existing(conn, list(unique) if written is None else [n for n in unique if n in written])
         changed: list[tuple[Any, Prepared]] = []
+        unchanged: list[tuple[Any, Prepared]] = []
         fresh: list[Prepared] = []
         for native_id, prepared in unique.items():
             row = existing.get(native_id)
             if row is None:
                 fresh.append(prepared)
             elif row.fingerprint == prepared.fingerprint and row.gone_at is None:
-                self.counts.unchanged += 1
+                unchanged.append((row, prepared))
             else:
                 changed.append((row, prepared))
-        parents = self.resolved_parents(conn, [p.item for p in unique.values()])
+        batch = [p.item for p in unique.values()]
+        parents = self.resolved_parents(conn, batch)
+        if self.link_parents is not None and self._link_missing_parents(conn, batch, parents):
+            parents = self.resolved_parents(conn, batch)
+        orphans = self._orphans(conn, unchanged, parents) if unchanged and self.kind != "artist" else []
+        self.counts.unchanged += len(unchanged) - len(orphans)
+        self.counts.updated += len(orphans)  # a parent link repaired, whatever the fingerprint says
+        changed.extend(orphans)
         if changed:
             self._update(conn, changed, parents, now)
         if fresh:
             self._insert(conn, fresh, parents, now)
         if written is not None:
             written.update(unique)
+
+    def _link_missing_parents(
+        self, conn: Connection, items: list[ServerItem], parents: dict[str, dict[str, str | None]]
+    ) -> bool:
+        """Parents the items name that have no link yet (a guest artist no listing names):
+        asked of ``link_parents``, which fetches and writes them. True when any were asked."""
+        assert self.link_parents is not None
+        missing: dict[str, set[str]] = {"artist": set(), "album": set()}
+        for item in items:
+            found = parents.get(item.native_id, {})
+            if isinstance(item, ServerAlbum | ServerTrack) and item.artist_id and found.get("artist") is None:
+                missing["artist"].add(item.artist_id)
+            if isinstance(item, ServerTrack) and item.album_id and found.get("album") is None:
+                missing["album"].add(item.album_id)
+        asked = False
+        for kind in ("artist", "album"):
+            if missing[kind]:
+                asked = self.link_parents(conn, kind, sorted(missing[kind])) or asked
+        return asked
+
+    def _orphans(
+        self, conn: Connection, unchanged: list[tuple[Any, Prepared]], parents: dict[str, dict[str, str | None]]
+    ) -> list[tuple[Any, Prepared]]:
+        """Unchanged items whose entity (of this server's making) lacks a parent UUID that now resolves."""
+        wanted = {row.uuid: (row, p) for row, p in unchanged if any(parents.get(p.item.native_id, {}).values())}
+        if not wanted:
+            return []
+        entity = table(self.kind)
+        columns = [entity.c.uuid, entity.c.artist_uuid]
+        if self.kind == "track":
+            columns.append(entity.c.album_uuid)
+        found: list[tuple[Any, Prepared]] = []
+        for chunk in chunked(sorted(wanted)):
+            query = select(*columns).where(entity.c.uuid.in_(chunk), entity.c.origin_server_id == self.server_id)
+            for row in conn.execute(query):
+                link_row, prepared = wanted[row.uuid]
+                resolved = parents.get(prepared.item.native_id, {})
+                stored = {"artist": row.artist_uuid, "album": getattr(row, "album_uuid", None)}
+                if any(resolved.get(k) is not None and stored[k] is None for k in ("artist", "album")):
+                    found.append((link_row, prepared))
+        return found
 
     # -- lookups -----------------------------------------------------------------------
     def _existing(self, conn: Connection, native_ids: list[str]) -> dict[str, Any]:

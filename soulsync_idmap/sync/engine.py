@@ -32,7 +32,7 @@ from ..mapping.store import Store, server_settings, table, utcnow
 from ..matching import Thresholds
 from ..servers import KINDS, MediaServer, ServerItem, Skipped
 from .adapters import open_adapter
-from .batch import BatchWriter, Counts
+from .batch import BatchWriter, Counts, prepare
 from .lock import SyncLock
 from .reader import read_ahead
 
@@ -109,6 +109,8 @@ class _Run:
         self.writers: dict[str, BatchWriter] = {}
         self.first = False  # the server had no link when this run began (set by ``full``)
         self.skipped: list[Skipped] = []
+        self.adapter: MediaServer | None = None  # set by full/incremental (an import has none)
+        self.asked: set[tuple[str, str]] = set()  # parents fetched by id in this run
         # Per kind: entities whose live link here is disappearing in this run, by UUID, with
         # that link's native id (see BatchWriter.released).
         self.released: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
@@ -123,8 +125,23 @@ class _Run:
                 self.counts,
                 written=set() if self.first else None,
                 released=self.released[kind],
+                link_parents=self._link_parents if self.adapter is not None else None,
             )
         return self.writers[kind]
+
+    def _link_parents(self, conn: Connection, kind: str, native_ids: list[str]) -> bool:
+        """Fetch parents that no listing brought (each asked once a run) and write them in ``conn``."""
+        wanted = [n for n in native_ids if (kind, n) not in self.asked]
+        if not wanted or self.adapter is None:
+            return False
+        self.asked.update((kind, n) for n in wanted)
+        try:
+            found = list(self.adapter.fetch(kind, wanted))  # type: ignore[arg-type]
+        except Unsupported:
+            return False
+        if found:
+            self.writer(kind).write(conn, prepare(found, self.path_map, keys=False), self.now)
+        return bool(found)
 
     def _needs_matching(self, kind: str) -> bool:
         """Matching is needed once an entity may stand for a new item: one another server
@@ -186,6 +203,7 @@ class _Run:
             conn.commit()
 
     def full(self, adapter: MediaServer) -> None:
+        self.adapter = adapter
         seen: dict[str, list[tuple[str, ...]]] = {kind: [] for kind in KINDS}
         link = table("link")
         with self.store.begin() as conn:
@@ -230,6 +248,7 @@ class _Run:
         did not move, a guest artist, an item skipped before) are fetched by id, parents
         first, before the changes. After a run every listed id is linked.
         """
+        self.adapter = adapter
         # The adapter compares against our own clock (a local file's time), without the skew margin.
         if adapter.unchanged_since(watermark):
             return  # the source vouches that nothing was added, changed or removed

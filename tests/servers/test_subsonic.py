@@ -224,3 +224,43 @@ def test_error_envelope_becomes_our_error(spec: SpecServer) -> None:
     sub = SubsonicServer(_config(spec.url))
     with pytest.raises(ServerError, match=r"The requested data was not found\. \(code 70\)"):
         sub._get("getSong", id="x")
+
+
+def test_a_new_albums_guest_artist_is_linked_by_an_incremental_sync_and_its_track_points_to_it(
+    idmap: Invoke, tmp_path: Path, db_url: str
+) -> None:
+    """The guest is a track artist only: the newest-albums changes name the album artist, not the guest."""
+    from sqlalchemy import text
+
+    root, data = tmp_path / "music", tmp_path / "supysonic-data"
+    write_mp3(root / "Massive Attack" / "Mezzanine" / "01 Angel.mp3",
+              Tagged("Angel", "Massive Attack", "Mezzanine", "Massive Attack", 1, 1, 1998))  # fmt: skip
+    with SupysonicServer(root, data) as server:
+        args = ("servers", "add", "subsonic", "sub", "--url", server.url, "--user", "alice", "--password", "s3cret")
+        assert idmap(*args).exit_code == 0
+        assert idmap("sync", "sub").exit_code == 0
+    write_mp3(root / "Massive Attack" / "Heligoland" / "01 Pray for Rain.mp3",
+              Tagged("Pray for Rain", "Tunde Adebimpe", "Heligoland", "Massive Attack", 1, 1, 2010))  # fmt: skip
+    with SupysonicServer(root, data) as server:  # the same database: a rescan finds the new album
+        _moved(db_url, server.url)
+        sub = SubsonicServer(_config(server.url))
+        song = next(t for t in sub.iter_tracks() if t.title == "Pray for Rain")
+        result = idmap("sync", "sub", "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)[0]["mode"] == "incremental"
+    assert song.artist_id is not None
+    with IdMap.open(db_url) as api:
+        guest = api.lookup("sub", song.artist_id, "artist")
+        track = api.lookup("sub", song.native_id, "track")
+        assert guest is not None and track is not None
+        with api.store.engine.connect() as conn:
+            artist_uuid = conn.execute(text("SELECT artist_uuid FROM track WHERE uuid = :u"), {"u": track}).scalar()
+    assert artist_uuid == guest
+
+
+def _moved(db_url: str, url: str) -> None:
+    """Point server "sub" at the restarted server's new port (a Subsonic instance is known by its URL)."""
+    from sqlalchemy import text
+
+    with IdMap.open(db_url) as api, api.store.engine.begin() as conn:
+        conn.execute(text("UPDATE server SET url = :u, instance_id = NULL WHERE name = 'sub'"), {"u": url})

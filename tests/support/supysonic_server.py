@@ -35,9 +35,11 @@ def serve(music: Path, data: Path, user: str, password: str) -> None:
     config.WEBAPP = {**DefaultConfig.WEBAPP, "cache_dir": str(data / "cache"), "mount_webui": False}
     config.DAEMON = {**DefaultConfig.DAEMON, "socket": str(data / "daemon.sock"), "run_watcher": False}
 
+    fresh = not (data / "supysonic.db").exists()  # started again on its data: a rescan, the ids kept
     init_database(config.BASE["database_uri"])
-    UserManager.add(user, password, admin=True)
-    FolderManager.add("music", str(music))
+    if fresh:
+        UserManager.add(user, password, admin=True)
+        FolderManager.add("music", str(music))
     scanner = Scanner(force=True)
     scanner.queue_folder("music")
     scanner.run()
