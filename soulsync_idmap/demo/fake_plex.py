@@ -44,6 +44,19 @@ class _Entry:
     children: list[int] = field(default_factory=list)
 
 
+def _guid(item: ServerItem) -> str:
+    """Plex's metadata id: the agent's, from what the item is, not from its ratingKey (a re-key keeps it)."""
+    names: tuple[str | None, ...]
+    if isinstance(item, ServerArtist):
+        names = (item.name,)
+    elif isinstance(item, ServerAlbum):
+        names = (item.title, item.artist_name)
+    else:
+        names = (item.title, item.artist_name, item.album_title)
+    what = "\x1f".join((item.kind, *(n or "" for n in names)))
+    return f"plex://{item.kind}/{hashlib.sha1(what.encode()).hexdigest()[:24]}"
+
+
 def _epoch(value: Any) -> int:
     return int(value.timestamp()) if value is not None else 1_600_000_000
 
@@ -242,7 +255,7 @@ class FakePlex(LoopbackServer):
         item = entry.item
         common: dict[str, str | None] = {
             "ratingKey": str(entry.key),
-            "guid": f"plex://{item.kind}/{entry.key:024x}",
+            "guid": item.guid or _guid(item),
             "addedAt": str(_epoch(item.added_at)),
             "updatedAt": str(_epoch(item.updated_at or item.added_at)),
         }

@@ -7,8 +7,9 @@ needs none of these indexes while it runs: there is nothing to match against, an
 lookups (native id -> UUID for parents, already-linked ids) use the unique link index,
 which always stays. So the first sync drops them, loads, and builds them again.
 
-An interrupted first sync leaves them missing: ``Store.open`` builds whatever is missing
-(one catalogue query when nothing is), so every later command sees the full schema.
+An interrupted first sync leaves them missing: the next sync builds whatever is missing
+(one catalogue query when nothing is) as it takes the sync lock. Readers never build
+them: a command that only reads must not wait for it, nor need the right to.
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ class Link(SQLModel, table=True):
 
     ``gone_at`` is a tombstone: the item left the server; its UUID lives on and comes
     back if the item reappears. ``path_tail`` (the last three path components, folded)
-    is indexed for the same-file signal.
+    is indexed for the same-file signal, ``guid`` for the same metadata item.
     """
 
     __tablename__ = "link"
@@ -132,6 +132,7 @@ class Link(SQLModel, table=True):
         # Covering for resolve_many: the uuid probe finds server, state and native id in the index.
         Index("ix_link_uuid_server", "uuid", "server_id", "gone_at", "native_id"),
         _present("ix_link_path_tail", "path_tail"),  # tracks only
+        _present("ix_link_guid", "guid"),  # Plex items only
         # Tombstones are few: "does this server have gone items?" must not scan its links.
         Index(
             "ix_link_gone", "server_id", "kind",
@@ -149,6 +150,9 @@ class Link(SQLModel, table=True):
     parent_native_id: str | None = Field(default=None, max_length=200)
     path: str | None = None
     path_tail: str | None = None
+    # The server's own metadata id where it outlives the native id (plex://...): found again
+    # after a re-key, and on another Plex server.
+    guid: str | None = Field(default=None, max_length=200)
     first_seen: datetime
     last_seen: datetime
     gone_at: datetime | None = None

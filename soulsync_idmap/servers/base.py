@@ -40,6 +40,7 @@ class ServerArtist:
     mbid: str | None = None
     added_at: datetime | None = None
     updated_at: datetime | None = None
+    guid: str | None = None
 
     kind: EntityKind = field(default="artist", init=False)
 
@@ -56,6 +57,7 @@ class ServerAlbum:
     mbid: str | None = None
     added_at: datetime | None = None
     updated_at: datetime | None = None
+    guid: str | None = None
 
     kind: EntityKind = field(default="album", init=False)
 
@@ -65,7 +67,9 @@ class ServerTrack:
     """A track; parent ids are native ids on the same server.
 
     ``artist_id``/``artist_name`` name the track artist (which may differ from the album
-    artist); ``mbid`` is the MusicBrainz *recording* id when the server knows it.
+    artist); ``mbid`` is the MusicBrainz *recording* id when the server knows it. ``guid``
+    (every kind): the server's own metadata id of the item where it outlives the native
+    id (Plex's ``plex://track/...``, the same across re-keys and across Plex servers).
     """
 
     native_id: str
@@ -83,6 +87,7 @@ class ServerTrack:
     path: str | None = None
     added_at: datetime | None = None
     updated_at: datetime | None = None
+    guid: str | None = None
 
     kind: EntityKind = field(default="track", init=False)
 

@@ -185,12 +185,16 @@ class PlexServer(MediaServer):
             raise BadResponse(f"a {kind} without ratingKey", server=self.name, item=e.get("title"))
         title = e.get("title") or ""
         added, updated = _when(e.get("addedAt")), _when(e.get("updatedAt"))
+        guid = e.get("guid")
+        if guid is not None and not guid.startswith("plex://"):
+            guid = None  # local://, agent ids: tied to this server's database, not to the item
         if kind == "artist":
             return ServerArtist(native, title, sort_name=e.get("titleSort"), mbid=_mbid(e), added_at=added,
-                                updated_at=updated)  # fmt: skip
+                                updated_at=updated, guid=guid)  # fmt: skip
         if kind == "album":
             return ServerAlbum(native, title, artist_id=e.get("parentRatingKey"), artist_name=e.get("parentTitle"),
-                               year=_int(e.get("year")), mbid=_mbid(e), added_at=added, updated_at=updated)  # fmt: skip
+                               year=_int(e.get("year")), mbid=_mbid(e), added_at=added, updated_at=updated,
+                               guid=guid)  # fmt: skip
         album_artist = e.get("grandparentTitle")
         track_artist = e.get("originalTitle")
         artist_id: str | None
@@ -203,7 +207,7 @@ class PlexServer(MediaServer):
             native, title, album_id=e.get("parentRatingKey"), artist_id=artist_id, artist_name=artist_name,
             album_title=e.get("parentTitle"), track_number=_int(e.get("index")), disc_number=_int(e.get("parentIndex")),
             duration_ms=_int(e.get("duration")), year=_int(e.get("parentYear") or e.get("year")), mbid=_mbid(e),
-            path=_path(e), added_at=added, updated_at=updated,
+            path=_path(e), added_at=added, updated_at=updated, guid=guid,
         )  # fmt: skip
 
     def _items(self, kind: EntityKind, extra: str = "") -> Iterator[ServerItem]:

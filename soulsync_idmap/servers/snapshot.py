@@ -3,7 +3,8 @@
 One object a line: ``kind`` (artist|album|track), ``id`` (native id, unique per kind),
 ``name`` (artist/album name or track title), ``artist_id`` (album: album artist; track:
 track artist), ``album_id`` (track), ``track_number``, ``disc_number``, ``duration_ms``,
-``year``, ``mbid``, ``isrc``, ``path``, ``added_at``, ``updated_at`` (ISO 8601).
+``year``, ``mbid``, ``isrc``, ``path``, ``added_at``, ``updated_at`` (ISO 8601), ``guid``
+(the server's own metadata id, where it outlives the native id).
 Only ``kind``, ``id`` and ``name`` are required. An unknown field is ignored with a
 warning (once per field name).
 
@@ -67,6 +68,7 @@ KNOWN_FIELDS = frozenset(
         "path",
         "added_at",
         "updated_at",
+        "guid",
         # Written by write_snapshot for readability; harmless on read.
         "sort_name",
         "artist_name",
@@ -74,7 +76,7 @@ KNOWN_FIELDS = frozenset(
     }
 )
 _INT_FIELDS = ("track_number", "disc_number", "duration_ms", "year")
-_STR_FIELDS = ("artist_id", "album_id", "mbid", "isrc", "path", "sort_name", "artist_name", "album_name")
+_STR_FIELDS = ("artist_id", "album_id", "mbid", "isrc", "path", "sort_name", "artist_name", "album_name", "guid")
 _MAX_INT = 2**62
 _MAX_ID = 200
 
@@ -151,14 +153,24 @@ class _LineReader:
             raise _Bad(f"duplicate {kind} id {native_id!r}")
         seen.add(native_id)
         if kind == "artist":
-            return ServerArtist(native_id, name, strs.get("sort_name"), strs.get("mbid"), added, updated)
+            return ServerArtist(
+                native_id, name, strs.get("sort_name"), strs.get("mbid"), added, updated, strs.get("guid")
+            )
         artist_id = strs.get("artist_id")
         artist_name = strs.get("artist_name")
         if artist_name is None and artist_id:
             artist_name = self.artists.get(artist_id)
         if kind == "album":
             return ServerAlbum(
-                native_id, name, artist_id, artist_name, ints.get("year"), strs.get("mbid"), added, updated
+                native_id,
+                name,
+                artist_id,
+                artist_name,
+                ints.get("year"),
+                strs.get("mbid"),
+                added,
+                updated,
+                strs.get("guid"),
             )
         album_id = strs.get("album_id")
         album_title = strs.get("album_name")
@@ -180,6 +192,7 @@ class _LineReader:
             path=strs.get("path"),
             added_at=added,
             updated_at=updated,
+            guid=strs.get("guid"),
         )
 
     def _text(self, value: Any, key: str) -> str | None:
@@ -332,7 +345,7 @@ def item_to_json(item: ServerItem) -> dict[str, Any]:
             isrc=item.isrc,
             path=item.path,
         )
-    data.update(added_at=_iso(item.added_at), updated_at=_iso(item.updated_at))
+    data.update(added_at=_iso(item.added_at), updated_at=_iso(item.updated_at), guid=item.guid)
     return {k: v for k, v in data.items() if v is not None}
 
 

@@ -116,6 +116,7 @@ def find_candidates(
         if kind == "track":
             index("isrc", {getattr(inc.item, "isrc", None) for inc in batch} - {None})
             _index_paths(conn, batch, by)
+        _index_guids(conn, kind, batch, by)
     elif stage == "parent":
         if kind == "track":
             index("album_uuid", {inc.parents["album"] for inc in batch if inc.parents.get("album")}, whole=True)
@@ -140,6 +141,8 @@ def find_candidates(
                     strong.update(dict.fromkeys(by["isrc"].get(isrc, [])))
                 if inc.tail:
                     strong.update(dict.fromkeys(by["path_tail"].get(inc.tail, [])))
+            if inc.item.guid:
+                strong.update(dict.fromkeys(by["guid"].get(inc.item.guid, [])))
             per_item.append([list(strong)])
         elif stage == "parent":
             close: dict[str, None] = {}
@@ -360,6 +363,18 @@ def _index_paths(conn: Connection, batch: Sequence[Incoming], by: dict[str, dict
         )
         for uuid, tail in conn.execute(query):
             by["path_tail"][tail].append(uuid)
+
+
+def _index_guids(conn: Connection, kind: str, batch: Sequence[Incoming], by: dict[str, dict[Any, list[str]]]) -> None:
+    """Entities another link (any server, also a gone one) knows by the same server metadata id."""
+    guids = sorted({inc.item.guid for inc in batch if inc.item.guid})
+    link = table("link")
+    for chunk in _chunks(guids):
+        query = select(link.c.uuid, link.c.guid).where(
+            link.c.kind == kind, link.c.guid.in_(one_array(conn, chunk)), link.c.guid.is_not(None)
+        )
+        for uuid, guid in conn.execute(query):
+            by["guid"][guid].append(uuid)
 
 
 def _linked_here(conn: Connection, server_id: int, kind: str, uuids: set[str]) -> set[str]:

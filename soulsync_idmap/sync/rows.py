@@ -67,7 +67,7 @@ def _record_columns(kind: str) -> tuple[str, ...]:
 
 _CONTENT = {
     kind: tuple(f.name for f in dataclasses.fields(cls) if f.init and f.name not in ("native_id", "added_at",
-                                                                                      "updated_at"))
+                                                                                      "updated_at", "guid"))
     for kind, cls in _ITEMS.items()
 }  # fmt: skip
 _GETTERS = {kind: operator.attrgetter(*names) for kind, names in _CONTENT.items()}
@@ -82,12 +82,18 @@ _RECORD_FROM_ITEM = {
     kind: (cls, operator.attrgetter(*(c for c in _record_columns(kind) if c != "path")))
     for kind, cls in _RECORDS.items()
 }
-LINK_FIELDS = ("name", "parent_native_id", "path", "path_tail")
+LINK_FIELDS = ("name", "parent_native_id", "path", "path_tail", "guid")
 
 
 def fingerprint(item: ServerItem) -> str:
-    """A short hash of an item's content (timestamps left out: touching is not changing)."""
+    """A short hash of an item's content (timestamps left out: touching is not changing).
+
+    The guid counts only where there is one: fingerprints of items without (every
+    server but Plex) stay what they were before guids were read.
+    """
     values = _GETTERS[item.kind](item)
+    if item.guid is not None:
+        values = (*values, item.guid)
     return hashlib.blake2b(repr(values).encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
@@ -156,10 +162,10 @@ def entity_values(
 def link_values(item: ServerItem, path: str | None, tail: str | None) -> tuple[Any, ...]:
     """The per-server view kept on the link (native name, parent id, path), in ``LINK_FIELDS`` order."""
     if isinstance(item, ServerTrack):
-        return (item.title, item.album_id, path, tail)
+        return (item.title, item.album_id, path, tail, item.guid)
     if isinstance(item, ServerAlbum):
-        return (item.title, item.artist_id, None, None)
-    return (item.name, None, None, None)
+        return (item.title, item.artist_id, None, None, item.guid)
+    return (item.name, None, None, None, item.guid)
 
 
 def entity_fields(

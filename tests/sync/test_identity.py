@@ -190,3 +190,26 @@ def test_a_live_version_on_the_same_album_is_not_a_relink(
     _write(snap, [i for i in small_library if i["id"] != "t1"] + [live])
     summary = _sync(idmap, "home")
     assert summary["relinked"] == 0 and summary["new"] == 1
+
+
+def test_the_servers_own_metadata_id_finds_a_re_keyed_moved_and_re_tagged_item(
+    idmap: Invoke, tmp_path: Path, db_url: str, library: list[dict[str, Any]]
+) -> None:
+    # Plex's plex://track/... survives a re-key; here every id and path changed and every title
+    # was re-tagged, so neither the file nor the name could tell: only the guid can.
+    tracks = [i for i in library if i["kind"] == "track"][:40]
+    with_guids = [dict(t, guid=f"plex://track/{n:024x}") for n, t in enumerate(tracks)]
+    snap = _served(idmap, tmp_path, [i for i in library if i["kind"] != "track"] + with_guids)
+    before = _uuids(db_url, "home", with_guids)
+    changed, new_ids = _rekeyed(with_guids, lambda i: True, stamp=True, path=lambda p: p.replace("/music/", "/x/", 1))
+    retagged = [dict(t, name=f"Retitled {n}", path=f"/x/elsewhere/{n}.flac") for n, t in enumerate(changed)]
+    _write(snap, [i for i in library if i["kind"] != "track"] + retagged)
+    summary = _sync(idmap, "home", "--full")
+    assert summary["relinked"] + summary["queued"] == len(tracks)  # every one found again: relinked or proposed
+    after = _uuids(db_url, "home", retagged)
+    old = {before[k] for k in new_ids}
+    assert not [k for k, new in new_ids.items() if after[("track", new)] in old - {before[k]}]  # no wrong carry
+    proposals = json.loads(idmap("review", "list", "--json").stdout)
+    pairs = {frozenset((p["uuid_a"], p["uuid_b"])) for p in proposals}
+    for k, new in new_ids.items():  # the uncertain ones are proposed with the entity they were
+        assert after[("track", new)] == before[k] or frozenset((before[k], after[("track", new)])) in pairs

@@ -1,4 +1,4 @@
-"""retired servers keep their links; relinked and skipped counts per run; skipped items listed
+"""retired servers keep their links; link guids; relinked and skipped counts per run; skipped items listed
 
 Revision ID: 0006
 Revises: 0005
@@ -20,6 +20,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("server") as batch:
         batch.add_column(sa.Column("removed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+    with op.batch_alter_table("link") as batch:
+        batch.add_column(sa.Column("guid", sa.String(length=200), nullable=True))
+    where = sa.text("guid IS NOT NULL")
+    op.create_index("ix_link_guid", "link", ["guid"], unique=False, sqlite_where=where, postgresql_where=where)
     with op.batch_alter_table("sync_run") as batch:
         batch.add_column(sa.Column("relinked", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("skipped", sa.Integer(), nullable=False, server_default="0"))
@@ -41,5 +45,8 @@ def downgrade() -> None:
     with op.batch_alter_table("sync_run") as batch:
         batch.drop_column("skipped")
         batch.drop_column("relinked")
+    op.drop_index("ix_link_guid", table_name="link")
+    with op.batch_alter_table("link") as batch:
+        batch.drop_column("guid")
     with op.batch_alter_table("server") as batch:
         batch.drop_column("removed_at")
