@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import NamedTuple
 
 from rapidfuzz import fuzz
 
@@ -19,16 +20,23 @@ from .normalize import (
     TitleParts,
     fold,
     normalize_artist,
+    numbers_differ,
     split_folded_artist,
     split_title,
     strip_track_number,
     title_variants,
 )
-from .records import AlbumRecord, ArtistRecord, MatchScore, Thresholds, TrackRecord, Verdict
+from .records import VERSION_CONFLICT, AlbumRecord, ArtistRecord, MatchScore, Thresholds, TrackRecord, Verdict
 
 __all__ = ["pick_best", "score_albums", "score_artists", "score_tracks"]
 
 DEFAULT = Thresholds()
+# A version conflict (live vs remix, part 1 vs part 2; reason VERSION_CONFLICT) is at most
+# proposed for review: its score stays this far below ``same``.
+CONFLICT_MARGIN = 0.01
+# Below these a field disagrees too much for an automatic merge.
+TITLE_FLOOR = 0.85
+FIELD_FLOORS = {"artist": 0.7, "album": 0.5, "duration": 0.4}
 # Folded titles that stand for a missing title.
 PLACEHOLDER_TITLES = frozenset({"", "untitled", "unknown", "no title", "n a", "na", "unk", "title", "track"})
 TRACK_WEIGHTS = {"title": 0.40, "artist": 0.20, "album": 0.12, "duration": 0.18, "track_number": 0.05, "year": 0.05}
@@ -140,12 +148,13 @@ def score_albums(a: AlbumRecord, b: AlbumRecord, thresholds: Thresholds | None =
         "year": _year(a.year, b.year),
     }
     score, reasons = _weighted(components, ALBUM_WEIGHTS)
-    capped = ta.distinct != tb.distinct or (components["title"] or 0) < 0.9
-    if components["artist"] is None or components["artist"] < 0.85:
-        capped = True  # "Greatest Hits" by whom?
-    if ta.distinct != tb.distinct:
-        reasons["version"] = 0.0
-    return MatchScore(score, _verdict(score, capped, t), reasons)
+    # "Greatest Hits" by whom? A near-equal title and a near-equal artist, or a person decides.
+    weak = (components["title"] or 0) < 0.9 or components["artist"] is None or components["artist"] < 0.85
+    conflict = ta.distinct != tb.distinct or numbers_differ(ta.base, tb.base)
+    if conflict:
+        score = _conflict_cap(score, t)
+        reasons[VERSION_CONFLICT] = 1.0
+    return MatchScore(score, _verdict(score, weak or conflict, t), reasons)
 
 
 def _track_sides(a: TrackRecord) -> tuple[str, str | None]:
@@ -307,56 +316,116 @@ def _stuffed_title(a: TrackRecord, b: TrackRecord) -> tuple[float, bool, bool] |
     return best
 
 
+class _Titles(NamedTuple):
+    """How two track titles compare: similarity (None: one side has no title), conflict, equal heads."""
+
+    similarity: float | None
+    conflict: bool
+    equal_heads: bool
+
+
 def score_tracks(a: TrackRecord, b: TrackRecord, thresholds: Thresholds | None = None) -> MatchScore:
+    """Equal ids decide; then the same file, an equal ISRC, and the weighted fields, in that order."""
     t = thresholds or DEFAULT
     decided = _ids(a.mbid, b.mbid, "mbid")
     if decided is not None:
         return decided
     # Only a record missing a field can have stuffed it into its title: the cuts cost more
     # than the rest of the scoring, and a library with complete tags never needs them.
-    incomplete = not (a.artist and a.album and a.duration_ms and b.artist and b.album and b.duration_ms)
-    stuffed = _stuffed_title(a, b) if incomplete else None
+    stuffed = None if _complete(a) and _complete(b) else _stuffed_title(a, b)
     a, b = _unstuff(a, b), _unstuff(b, a)
+    titles, components = _track_components(a, b, stuffed, t)
+    score, reasons = _weighted(components, TRACK_WEIGHTS)
+    weak = _too_weak(components, titles.equal_heads)
+    if titles.conflict:
+        score = _conflict_cap(score, t)
+        reasons[VERSION_CONFLICT] = 1.0
+    decided = _same_file(a, b, titles, score, reasons) or _same_isrc(a, b, titles, components, score, reasons, t)
+    return decided or MatchScore(score, _verdict(score, weak or titles.conflict, t), reasons)
+
+
+def _complete(r: TrackRecord) -> bool:
+    return bool(r.artist and r.album and r.duration_ms)
+
+
+def _track_components(
+    a: TrackRecord, b: TrackRecord, stuffed: tuple[float, bool, bool] | None, t: Thresholds
+) -> tuple[_Titles, dict[str, float | None]]:
+    """The titles' comparison and each field's similarity (None: missing on a side)."""
     title_a, artist_a = _track_sides(a)
     title_b, artist_b = _track_sides(b)
-    pa, pb = split_title(title_a), split_title(title_b)
-    # A missing title ("(untitled)", "unknown", only a track number) says nothing either way;
-    # the other fields can then at most propose the pair for review (the title cap below).
-    untitled = _no_title(pa.base, a.track_number) != _no_title(pb.base, b.track_number)
-    components: dict[str, float | None] = {
-        "title": None if untitled else text_similarity(pa.base, pb.base),
+    titles = _compare_titles(title_a, a.track_number, title_b, b.track_number, stuffed)
+    return titles, {
+        "title": titles.similarity,
         "artist": text_similarity(artist_a, artist_b) if artist_a and artist_b else None,
         "album": _album_similarity(a.album, b.album),
         "duration": _duration(a.duration_ms, b.duration_ms, t.duration_tolerance_s),
         "track_number": _number(a.track_number, b.track_number),
         "year": _year(a.year, b.year),
     }
-    version_conflict = pa.distinct != pb.distinct
-    equal_heads = False
-    if stuffed is not None and not untitled and stuffed[0] > (components["title"] or 0.0):
-        components["title"], version_conflict, equal_heads = stuffed
-    score, reasons = _weighted(components, TRACK_WEIGHTS)
-    title = components["title"] or 0.0
-    capped = (
-        version_conflict
-        or title < 0.85
-        or (components["artist"] is not None and components["artist"] < 0.7)
-        or (components["album"] is not None and components["album"] < 0.5)
-        or (components["duration"] is not None and components["duration"] < 0.4)
-        # a title and one more field is too little; equal stuffed heads with no artist field count as one more
-        or len(reasons) + (equal_heads and components["artist"] is None) < 3
-    )
-    if version_conflict:
-        reasons["version"] = 0.0
+
+
+def _compare_titles(
+    title_a: str, number_a: int | None, title_b: str, number_b: int | None, stuffed: tuple[float, bool, bool] | None
+) -> _Titles:
+    """The base titles' similarity and whether the versions (or the parts) differ.
+
+    A missing title ("(untitled)", "unknown", only a track number) says nothing either way;
+    the other fields can then at most propose the pair for review (the title floor). A
+    stuffed title's best cut (``_stuffed_title``) counts when it is closer than the whole.
+    """
+    pa, pb = split_title(title_a), split_title(title_b)
+    if _no_title(pa.base, number_a) != _no_title(pb.base, number_b):
+        return _Titles(None, False, False)  # nor which version it is
+    similarity = text_similarity(pa.base, pb.base)
+    if stuffed is not None and stuffed[0] > similarity:
+        return _Titles(*stuffed)
+    return _Titles(similarity, pa.distinct != pb.distinct or numbers_differ(pa.base, pb.base), False)
+
+
+def _too_weak(components: dict[str, float | None], equal_heads: bool) -> bool:
+    """Too little agreement for an automatic merge: a field below its floor, or too few fields.
+
+    A missing title counts as below its floor; a title and one more field is too little
+    (equal stuffed heads with no artist field count as one more).
+    """
+    if (components["title"] or 0.0) < TITLE_FLOOR:
+        return True
+    if any(v < floor for k, floor in FIELD_FLOORS.items() if (v := components[k]) is not None):
+        return True
+    present = sum(v is not None for v in components.values())
+    return present + (equal_heads and components["artist"] is None) < 3
+
+
+def _conflict_cap(score: float, t: Thresholds) -> float:
+    """A version conflict's score: at most just below ``same``, so it is never merged automatically."""
+    return min(score, round(t.same - CONFLICT_MARGIN, 3))
+
+
+def _same_file(
+    a: TrackRecord, b: TrackRecord, titles: _Titles, score: float, reasons: dict[str, float]
+) -> MatchScore | None:
+    """The same file (path signal): same, unless the versions differ or the titles disagree."""
     same_file = _path_signal(a, b)
-    if same_file is not None and not version_conflict and title >= 0.5:
-        reasons["path"] = same_file
-        return MatchScore(max(score, same_file), "same", reasons)
-    if a.isrc and b.isrc and a.isrc.strip().upper() == b.isrc.strip().upper():
-        reasons["isrc"] = 1.0
-        strong = not version_conflict and (components["duration"] is None or components["duration"] >= 0.4)
-        return MatchScore(max(score, 0.95), "same" if strong else "review", reasons)
-    return MatchScore(score, _verdict(score, capped, t), reasons)
+    if same_file is None or titles.conflict or (titles.similarity or 0.0) < 0.5:
+        return None
+    reasons["path"] = same_file
+    return MatchScore(max(score, same_file), "same", reasons)
+
+
+def _same_isrc(
+    a: TrackRecord, b: TrackRecord, titles: _Titles, components: dict[str, float | None], score: float,
+    reasons: dict[str, float], t: Thresholds,
+) -> MatchScore | None:  # fmt: skip
+    """An equal ISRC: same, unless the versions differ or a long duration gap says otherwise (review)."""
+    if not (a.isrc and b.isrc and a.isrc.strip().upper() == b.isrc.strip().upper()):
+        return None
+    reasons["isrc"] = 1.0
+    if titles.conflict:
+        return MatchScore(_conflict_cap(max(score, 0.95), t), "review", reasons)
+    duration = components["duration"]
+    strong = duration is None or duration >= FIELD_FLOORS["duration"]
+    return MatchScore(max(score, 0.95), "same" if strong else "review", reasons)
 
 
 def _no_title(base: str, track_number: int | None) -> bool:
