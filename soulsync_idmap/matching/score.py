@@ -201,30 +201,37 @@ def _unstuff(x: TrackRecord, y: TrackRecord) -> TrackRecord:
     Some taggers and stores put everything in the title ("Song Artist Album 3:55"); the
     "Artist - Title" fold is the common case of it. Only what ``y`` names is taken out.
     """
-    if x.artist and x.album and x.duration_ms:
-        return x
-    if not x.artist and split_folded_artist(x.title) is not None:
+    if _complete(x) or (not x.artist and split_folded_artist(x.title) is not None):
         return x  # "Artist - Title": _track_sides takes the artist out, keeping the title's brackets
     title = f" {fold(x.title)} "
     artist, album, duration = x.artist, x.album, x.duration_ms
-    if not artist and y.artist:
-        name = fold(y.artist)
-        if len(name) >= 3 and f" {name} " in title:
-            title, artist = title.replace(f" {name} ", " ", 1), y.artist
-    if not album and y.album:
-        for candidate in (fold(y.album), split_title(y.album).base):
-            if len(candidate) >= 3 and f" {candidate} " in title:
-                title, album = title.replace(f" {candidate} ", " ", 1), y.album
-                break
-    if not duration:
-        clock = _CLOCK.search(x.title)
-        if clock:
-            duration = (int(clock.group(1)) * 60 + int(clock.group(2))) * 1000
-            title = title.replace(f" {clock.group(1)} {clock.group(2)} ", " ", 1)
+    if not artist and y.artist and (rest := _take_out(title, (fold(y.artist),))) is not None:
+        title, artist = rest, y.artist
+    if not album and y.album and (rest := _take_out(title, (fold(y.album), split_title(y.album).base))) is not None:
+        title, album = rest, y.album
+    if not duration and (clock := _take_clock(x.title, title)) is not None:
+        title, duration = clock
     title = title.strip()
     if not title or (artist, album, duration) == (x.artist, x.album, x.duration_ms):
         return x
     return replace(x, title=title, artist=artist, album=album, duration_ms=duration)
+
+
+def _take_out(title: str, names: Sequence[str]) -> str | None:
+    """``title`` (folded, a space at each end) without the first of ``names`` (3+ characters) it holds."""
+    for name in names:
+        if len(name) >= 3 and f" {name} " in title:
+            return title.replace(f" {name} ", " ", 1)
+    return None
+
+
+def _take_clock(raw: str, title: str) -> tuple[str, int] | None:
+    """``title`` without the m:ss duration found in ``raw`` (the title as written), and that duration in ms."""
+    clock = _CLOCK.search(raw)
+    if clock is None:
+        return None
+    minutes, seconds = clock.group(1), clock.group(2)
+    return title.replace(f" {minutes} {seconds} ", " ", 1), (int(minutes) * 60 + int(seconds)) * 1000
 
 
 # What follows a title when a tagger or store put everything in it: a price, a copyright
@@ -279,41 +286,54 @@ def _stuffed_title(a: TrackRecord, b: TrackRecord) -> tuple[float, bool, bool] |
     (of at least two words) is also compared with the other title's leading words, since
     the title comes first (worth 0.95 at most). "Equal heads": both titles begin with the
     same four or more words up to a trailer — the head then usually carries the artist
-    too, and counts as one more compared field.
+    too, and counts as one more compared field. The best comparison wins: the highest
+    similarity, then no conflict, then equal heads (the first of equals).
     """
-    names: list[str] = []
-    for artist in (a.artist, b.artist):
-        if artist and _artist_name(artist):
-            names.append(fold(artist))
-    for album in (a.album, b.album):
-        if album:
-            names += [fold(album), split_title(album).base]
-    names = [n for n in names if len(n) >= 3]
+    names = _stuffed_names(a, b)
     cuts_a, cuts_b = _cuts(a, names), _cuts(b, names)
     if len(cuts_a) == 1 and len(cuts_b) == 1:
         return None
-    best = (0.0, False, False)
+    compared = [(0.0, False, False), *_cut_pairs(cuts_a, cuts_b), *_lead_pairs(cuts_a, cuts_b)]
+    compared += _lead_pairs(cuts_b, cuts_a)
+    return max(compared, key=lambda c: (c[0], not c[1], c[2]))
 
-    def consider(sim: float, conflict: bool, heads: bool = False) -> None:
-        nonlocal best
-        if (sim, not conflict, heads) > (best[0], not best[1], best[2]):
-            best = (sim, conflict, heads)
 
-    last_a, last_b = len(cuts_a) - 1, len(cuts_b) - 1
+def _stuffed_names(a: TrackRecord, b: TrackRecord) -> list[str]:
+    """The artist and album names (folded, 3+ characters) a stuffed title may hold."""
+    names = [fold(artist) for artist in (a.artist, b.artist) if artist and _artist_name(artist)]
+    for album in (a.album, b.album):
+        if album:
+            names += [fold(album), split_title(album).base]
+    return [n for n in names if len(n) >= 3]
+
+
+def _cut_pairs(
+    cuts_a: list[tuple[TitleParts, bool]], cuts_b: list[tuple[TitleParts, bool]]
+) -> list[tuple[float, bool, bool]]:
+    """Every cut of one title against every cut of the other: (similarity, conflict, equal heads)."""
+    last = (len(cuts_a) - 1, len(cuts_b) - 1)
+    compared = []
     for i, (pa, _) in enumerate(cuts_a):
         for j, (pb, _) in enumerate(cuts_b):
             sim = _strict(pa.base, pb.base)
-            heads = sim == 1.0 and (i, j) != (last_a, last_b) and len(pa.base.split()) >= 4
-            consider(sim, pa.distinct != pb.distinct, heads)
-    for cuts, other in ((cuts_a, cuts_b), (cuts_b, cuts_a)):
-        lead = other[-1][0].base.split()
-        for head, strong in cuts:
-            size = len(head.base.split())
-            if strong and size >= 2 and len(lead) > size:
-                # the other side's version words: those of its shortest cut that covers the lead
-                versions = next(p.distinct for p, _ in other if len(p.base.split()) >= size)
-                consider(0.95 * _strict(head.base, " ".join(lead[:size])), head.distinct != versions)
-    return best
+            heads = sim == 1.0 and (i, j) != last and len(pa.base.split()) >= 4
+            compared.append((sim, pa.distinct != pb.distinct, heads))
+    return compared
+
+
+def _lead_pairs(
+    cuts: list[tuple[TitleParts, bool]], other: list[tuple[TitleParts, bool]]
+) -> list[tuple[float, bool, bool]]:
+    """Each strong cut of two words or more against as many leading words of the other whole title."""
+    lead = other[-1][0].base.split()
+    compared = []
+    for head, strong in cuts:
+        size = len(head.base.split())
+        if strong and size >= 2 and len(lead) > size:
+            # the other side's version words: those of its shortest cut that covers the lead
+            versions = next(p.distinct for p, _ in other if len(p.base.split()) >= size)
+            compared.append((0.95 * _strict(head.base, " ".join(lead[:size])), head.distinct != versions, False))
+    return compared
 
 
 class _Titles(NamedTuple):
