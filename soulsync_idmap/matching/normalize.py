@@ -16,6 +16,7 @@ from functools import lru_cache
 __all__ = [
     "VARIOUS_ARTISTS",
     "TitleParts",
+    "artist_name",
     "fix_mojibake",
     "fold",
     "normalize_artist",
@@ -99,6 +100,14 @@ def normalize_artist(name: str) -> str:
     if folded.startswith("the "):
         folded = folded[4:]
     return folded
+
+
+def artist_name(artist: str | None) -> str | None:
+    """A credited artist for comparison, or None for no artist (missing, empty, "Various Artists")."""
+    if not artist:
+        return None
+    name = normalize_artist(artist)
+    return None if not name or name in VARIOUS_ARTISTS else name
 
 
 class TitleParts:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import NamedTuple
 
 from rapidfuzz import fuzz
 
 from .normalize import (
-    VARIOUS_ARTISTS,
-    TitleParts,
+    artist_name,
     fold,
     normalize_artist,
     numbers_differ,
@@ -27,6 +25,7 @@ from .normalize import (
     title_variants,
 )
 from .records import VERSION_CONFLICT, AlbumRecord, ArtistRecord, MatchScore, Thresholds, TrackRecord, Verdict
+from .stuffed import complete, stuffed_title, unstuff
 
 __all__ = ["pick_best", "score_albums", "score_artists", "score_tracks"]
 
@@ -85,13 +84,6 @@ def _year(a: int | None, b: int | None) -> float | None:
     return 1.0 if gap == 0 else 0.8 if gap == 1 else 0.3 if gap <= 3 else 0.0
 
 
-def _artist_name(artist: str | None) -> str | None:
-    if not artist:
-        return None
-    name = normalize_artist(artist)
-    return None if not name or name in VARIOUS_ARTISTS else name
-
-
 def _weighted(components: dict[str, float | None], weights: dict[str, float]) -> tuple[float, dict[str, float]]:
     """The weighted mean of the components present, and those components (rounded) as reasons."""
     total = score = 0.0
@@ -141,7 +133,7 @@ def score_albums(a: AlbumRecord, b: AlbumRecord, thresholds: Thresholds | None =
     if decided is not None:
         return decided
     ta, tb = split_title(a.title), split_title(b.title)
-    artist_a, artist_b = _artist_name(a.artist), _artist_name(b.artist)
+    artist_a, artist_b = artist_name(a.artist), artist_name(b.artist)
     components: dict[str, float | None] = {
         "title": text_similarity(ta.base, tb.base),
         "artist": text_similarity(artist_a, artist_b) if artist_a and artist_b else None,
@@ -164,11 +156,11 @@ def _track_sides(a: TrackRecord) -> tuple[str, str | None]:
     both; then a trailing "(Album)" or " - Album" that repeats the record's own album goes.
     """
     title = strip_track_number(a.title, a.track_number)
-    artist = _artist_name(a.artist)
+    artist = artist_name(a.artist)
     if artist is None:
         folded = split_folded_artist(title)
         if folded is not None:
-            title, artist = folded[1], _artist_name(folded[0])
+            title, artist = folded[1], artist_name(folded[0])
     if a.album:
         album, whole = fold(a.album), fold(title)
         if len(album) >= 3 and whole.endswith(" " + album):
@@ -192,150 +184,6 @@ def _path_signal(a: TrackRecord, b: TrackRecord) -> float | None:
     return None
 
 
-_CLOCK = re.compile(r"\b(\d{1,2}):([0-5]\d)\b")
-
-
-def _unstuff(x: TrackRecord, y: TrackRecord) -> TrackRecord:
-    """Take ``y``'s artist, album and a m:ss duration out of ``x``'s title where ``x`` lacks them.
-
-    Some taggers and stores put everything in the title ("Song Artist Album 3:55"); the
-    "Artist - Title" fold is the common case of it. Only what ``y`` names is taken out.
-    """
-    if _complete(x) or (not x.artist and split_folded_artist(x.title) is not None):
-        return x  # "Artist - Title": _track_sides takes the artist out, keeping the title's brackets
-    title = f" {fold(x.title)} "
-    artist, album, duration = x.artist, x.album, x.duration_ms
-    if not artist and y.artist and (rest := _take_out(title, (fold(y.artist),))) is not None:
-        title, artist = rest, y.artist
-    if not album and y.album and (rest := _take_out(title, (fold(y.album), split_title(y.album).base))) is not None:
-        title, album = rest, y.album
-    if not duration and (clock := _take_clock(x.title, title)) is not None:
-        title, duration = clock
-    title = title.strip()
-    if not title or (artist, album, duration) == (x.artist, x.album, x.duration_ms):
-        return x
-    return replace(x, title=title, artist=artist, album=album, duration_ms=duration)
-
-
-def _take_out(title: str, names: Sequence[str]) -> str | None:
-    """``title`` (folded, a space at each end) without the first of ``names`` (3+ characters) it holds."""
-    for name in names:
-        if len(name) >= 3 and f" {name} " in title:
-            return title.replace(f" {name} ", " ", 1)
-    return None
-
-
-def _take_clock(raw: str, title: str) -> tuple[str, int] | None:
-    """``title`` without the m:ss duration found in ``raw`` (the title as written), and that duration in ms."""
-    clock = _CLOCK.search(raw)
-    if clock is None:
-        return None
-    minutes, seconds = clock.group(1), clock.group(2)
-    return title.replace(f" {minutes} {seconds} ", " ", 1), (int(minutes) * 60 + int(seconds)) * 1000
-
-
-# What follows a title when a tagger or store put everything in it: a price, a copyright
-# or phonogram mark (also "‰", a mis-decoded "℗"), a m:ss duration, a year or a date.
-_TRAILER = re.compile(
-    r"(?:[$€£]\s?\d|\(\s*[cp]\s*\)|[©℗‰]|\d{1,2}:[0-5]\d(?!\d)|(?:19|20)\d{2}(?!\d)"
-    r"|\d{1,2}-[a-z]{3}-\d{2}(?!\d)|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\s*,)",
-    re.IGNORECASE,
-)
-_WORD = re.compile(r"\S+")
-# Store genre names, which stuffed titles carry right after the title ("Song Pop $1.29").
-_GENRES = frozenset(
-    "pop rock country dance electronic alternative rap hip hip-hop r&b soul jazz blues metal latin "
-    "reggae folk indie christian gospel soundtrack classical house dubstep singer/songwriter".split()
-)
-
-
-def _cuts(x: TrackRecord, names: Sequence[str]) -> list[tuple[TitleParts, bool]]:
-    """Where the title may end in a stuffed title: the parts before each trailer, genre or name.
-
-    Each cut is (title parts, strong); a cut before an artist or album name is strong (the
-    title comes first). The whole title is always one of them.
-    """
-    spans = [(m.start(), m.group()) for m in _WORD.finditer(x.title)]
-    words = [w for _, w in spans]
-    folded = [fold(w) for w in words]
-    rests = [""] * (len(words) + 1)  # the folded title from word i on
-    for i in range(len(words) - 1, 0, -1):
-        rests[i] = f"{folded[i]} {rests[i + 1]}" if folded[i] else rests[i + 1]
-    cuts: list[tuple[TitleParts, bool]] = []
-    for i in range(1, len(words)):
-        strong = any(rests[i].startswith(n + " ") for n in names)
-        genre = words[i].casefold() in _GENRES or folded[i].partition(" ")[0] in _GENRES
-        if strong or genre or _TRAILER.match(x.title, spans[i][0]):
-            head = split_title(" ".join(words[:i]))
-            if head.base:
-                cuts.append((head, strong))
-    cuts.append((split_title(x.title), False))
-    return cuts
-
-
-def _strict(a: str, b: str) -> float:
-    """Similarity without the subset rule: a cut title must be the whole other title."""
-    return max(fuzz.ratio(a, b), fuzz.token_sort_ratio(a, b)) / 100 if a and b else 0.0
-
-
-def _stuffed_title(a: TrackRecord, b: TrackRecord) -> tuple[float, bool, bool] | None:
-    """(title similarity, version conflict, equal heads) when a title carries other fields.
-
-    None when neither title has anything after a possible title end. Every cut of one title
-    is compared with every cut of the other; a title cut before a known artist or album name
-    (of at least two words) is also compared with the other title's leading words, since
-    the title comes first (worth 0.95 at most). "Equal heads": both titles begin with the
-    same four or more words up to a trailer — the head then usually carries the artist
-    too, and counts as one more compared field. The best comparison wins: the highest
-    similarity, then no conflict, then equal heads (the first of equals).
-    """
-    names = _stuffed_names(a, b)
-    cuts_a, cuts_b = _cuts(a, names), _cuts(b, names)
-    if len(cuts_a) == 1 and len(cuts_b) == 1:
-        return None
-    compared = [(0.0, False, False), *_cut_pairs(cuts_a, cuts_b), *_lead_pairs(cuts_a, cuts_b)]
-    compared += _lead_pairs(cuts_b, cuts_a)
-    return max(compared, key=lambda c: (c[0], not c[1], c[2]))
-
-
-def _stuffed_names(a: TrackRecord, b: TrackRecord) -> list[str]:
-    """The artist and album names (folded, 3+ characters) a stuffed title may hold."""
-    names = [fold(artist) for artist in (a.artist, b.artist) if artist and _artist_name(artist)]
-    for album in (a.album, b.album):
-        if album:
-            names += [fold(album), split_title(album).base]
-    return [n for n in names if len(n) >= 3]
-
-
-def _cut_pairs(
-    cuts_a: list[tuple[TitleParts, bool]], cuts_b: list[tuple[TitleParts, bool]]
-) -> list[tuple[float, bool, bool]]:
-    """Every cut of one title against every cut of the other: (similarity, conflict, equal heads)."""
-    last = (len(cuts_a) - 1, len(cuts_b) - 1)
-    compared = []
-    for i, (pa, _) in enumerate(cuts_a):
-        for j, (pb, _) in enumerate(cuts_b):
-            sim = _strict(pa.base, pb.base)
-            heads = sim == 1.0 and (i, j) != last and len(pa.base.split()) >= 4
-            compared.append((sim, pa.distinct != pb.distinct, heads))
-    return compared
-
-
-def _lead_pairs(
-    cuts: list[tuple[TitleParts, bool]], other: list[tuple[TitleParts, bool]]
-) -> list[tuple[float, bool, bool]]:
-    """Each strong cut of two words or more against as many leading words of the other whole title."""
-    lead = other[-1][0].base.split()
-    compared = []
-    for head, strong in cuts:
-        size = len(head.base.split())
-        if strong and size >= 2 and len(lead) > size:
-            # the other side's version words: those of its shortest cut that covers the lead
-            versions = next(p.distinct for p, _ in other if len(p.base.split()) >= size)
-            compared.append((0.95 * _strict(head.base, " ".join(lead[:size])), head.distinct != versions, False))
-    return compared
-
-
 class _Titles(NamedTuple):
     """How two track titles compare: similarity (None: one side has no title), conflict, equal heads."""
 
@@ -352,8 +200,8 @@ def score_tracks(a: TrackRecord, b: TrackRecord, thresholds: Thresholds | None =
         return decided
     # Only a record missing a field can have stuffed it into its title: the cuts cost more
     # than the rest of the scoring, and a library with complete tags never needs them.
-    stuffed = None if _complete(a) and _complete(b) else _stuffed_title(a, b)
-    a, b = _unstuff(a, b), _unstuff(b, a)
+    stuffed = None if complete(a) and complete(b) else stuffed_title(a, b)
+    a, b = unstuff(a, b), unstuff(b, a)
     titles, components = _track_components(a, b, stuffed, t)
     score, reasons = _weighted(components, TRACK_WEIGHTS)
     weak = _too_weak(components, titles.equal_heads)
@@ -362,10 +210,6 @@ def score_tracks(a: TrackRecord, b: TrackRecord, thresholds: Thresholds | None =
         reasons[VERSION_CONFLICT] = 1.0
     decided = _same_file(a, b, titles, score, reasons) or _same_isrc(a, b, titles, components, score, reasons, t)
     return decided or MatchScore(score, _verdict(score, weak or titles.conflict, t), reasons)
-
-
-def _complete(r: TrackRecord) -> bool:
-    return bool(r.artist and r.album and r.duration_ms)
 
 
 def _track_components(
@@ -392,7 +236,7 @@ def _compare_titles(
 
     A missing title ("(untitled)", "unknown", only a track number) says nothing either way;
     the other fields can then at most propose the pair for review (the title floor). A
-    stuffed title's best cut (``_stuffed_title``) counts when it is closer than the whole.
+    stuffed title's best cut (``stuffed_title``) counts when it is closer than the whole.
     """
     pa, pb = split_title(title_a), split_title(title_b)
     if _no_title(pa.base, number_a) != _no_title(pb.base, number_b):
