@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: venv test test-sqlite test-postgres lint demo bench eval clean
+.PHONY: venv test test-sqlite test-postgres lint complexity demo bench eval clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check soulsync_idmap tests benchmarks
 	$(BIN)/ruff format --check soulsync_idmap tests benchmarks
 	$(BIN)/mypy soulsync_idmap
+
+# Cyclomatic complexity (radon) of the matching code: lists every function above 10 and
+# fails when one reaches COMPLEXITY_MAX.
+COMPLEXITY_PATHS := soulsync_idmap/matching soulsync_idmap/sync/candidates.py
+COMPLEXITY_MAX   := 15
+complexity: $(STAMP)
+	@$(BIN)/radon cc --show-complexity --min C $(COMPLEXITY_PATHS) | awk -v max=$(COMPLEXITY_MAX) \
+		'{ print } /\([0-9]+\)$$/ { n = substr($$NF, 2, length($$NF) - 2) + 0; if (n >= max) bad = 1 } \
+		END { if (bad) print "complexity " max " or more: split the function"; exit bad }'
 
 demo: $(STAMP)
 	$(BIN)/idmap demo

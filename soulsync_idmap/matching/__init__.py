@@ -15,10 +15,11 @@ from .normalize import (
     split_title,
     title_suffixes,
 )
-from .records import AlbumRecord, ArtistRecord, MatchScore, Thresholds, TrackRecord, Verdict
+from .records import VERSION_CONFLICT, AlbumRecord, ArtistRecord, MatchScore, Thresholds, TrackRecord, Verdict
 from .score import pick_best, score_albums, score_artists, score_tracks, text_similarity
 
 __all__ = [
+    "VERSION_CONFLICT",
     "AlbumRecord",
     "ArtistRecord",
     "MatchScore",

@@ -16,10 +16,12 @@ from functools import lru_cache
 __all__ = [
     "VARIOUS_ARTISTS",
     "TitleParts",
+    "artist_name",
     "fix_mojibake",
     "fold",
     "normalize_artist",
     "normalize_text",
+    "numbers_differ",
     "split_folded_artist",
     "split_title",
     "strip_track_number",
@@ -100,6 +102,14 @@ def normalize_artist(name: str) -> str:
     return folded
 
 
+def artist_name(artist: str | None) -> str | None:
+    """A credited artist for comparison, or None for no artist (missing, empty, "Various Artists")."""
+    if not artist:
+        return None
+    name = normalize_artist(artist)
+    return None if not name or name in VARIOUS_ARTISTS else name
+
+
 class TitleParts:
     """A title split into its base words and the version tags around it."""
 
@@ -125,6 +135,43 @@ def _classify(suffix: str) -> tuple[frozenset[str], bool] | None:
     if all(w in NEUTRAL or w.isdigit() or len(w) == 1 for w in words):
         return frozenset(), True
     return None
+
+
+# Words that number a part ("Pt. 2", "Vol. II", "Part Two"), by their value.
+_NUMBER_WORDS = {
+    **{w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())},
+    **{w: i + 1 for i, w in enumerate("i ii iii iv v vi vii viii ix x xi xii".split())},
+}
+# What announces a part's number. A bare number is left alone: a number typed wrong
+# ("Highway 49" / "Highway 499", "BWV 894" / "BWV 984") is common, a part named so is not.
+PART_WORDS = frozenset("pt part parts vol volume no nr number chapter act movement mvt book episode".split())
+
+
+def _number_value(word: str) -> int | None:
+    return int(word) if word.isdigit() else _NUMBER_WORDS.get(word)
+
+
+def numbers_differ(a: str, b: str) -> bool:
+    """Two base titles equal but for a part's number: different parts ("pt 1" / "pt 2", "vol ii" / "vol 3").
+
+    Word by word: every word equal, or both words numbers (digits, "one".."twelve", "i".."xii")
+    after a part word (PART_WORDS), at least one pair of them of different value. "Part 1"
+    and "Part I" are the same part.
+    """
+    if a == b:
+        return False
+    words_a, words_b = a.split(), b.split()
+    if len(words_a) != len(words_b):
+        return False
+    differ = False
+    for i, (x, y) in enumerate(zip(words_a, words_b, strict=True)):
+        if x == y:
+            continue
+        vx, vy = _number_value(x), _number_value(y)
+        if vx is None or vy is None or i == 0 or words_a[i - 1] not in PART_WORDS:
+            return False
+        differ = differ or vx != vy
+    return differ
 
 
 _VERSION_SETS: dict[str, frozenset[str]] = {}

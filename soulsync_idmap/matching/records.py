@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["AlbumRecord", "ArtistRecord", "MatchScore", "Thresholds", "TrackRecord", "Verdict"]
+__all__ = ["VERSION_CONFLICT", "AlbumRecord", "ArtistRecord", "MatchScore", "Thresholds", "TrackRecord", "Verdict"]
 
 Verdict = Literal["same", "review", "different"]
+# The reason that marks a pair whose versions differ ("Live" / "Remix", "Pt. 1" / "Pt. 2"), with
+# the value 1.0: such a pair is never merged automatically, nor accepted in bulk. The other
+# reasons are similarities (1.0 agrees); this one is a penalty (1.0 applies).
+VERSION_CONFLICT = "version_conflict"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,15 +66,19 @@ class Thresholds:
 
 @dataclass(frozen=True, slots=True)
 class MatchScore:
-    """A score in 0..1, its verdict, and the per-field components that made it."""
+    """A score in 0..1, its verdict, and the per-field components that made it.
+
+    ``reasons``: each compared field's similarity in 0..1, the rule that decided (``mbid``,
+    ``path``, ``isrc``) and, when the versions differ, ``VERSION_CONFLICT`` at 1.0.
+    """
 
     score: float
     verdict: Verdict
     reasons: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
-        """One line, worst components first: ``0.74 review: album 0.31, duration 0.50, title 0.98``."""
-        parts = sorted(self.reasons.items(), key=lambda kv: kv[1])
+        """One line, worst first: ``0.85 review: version_conflict 1.00, duration 0.50, title 0.98``."""
+        parts = sorted(self.reasons.items(), key=lambda kv: (kv[0] != VERSION_CONFLICT, kv[1]))
         return f"{self.score:.2f} {self.verdict}: " + ", ".join(f"{k} {v:.2f}" for k, v in parts)
 
     def __float__(self) -> float:

@@ -10,25 +10,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from typing import NamedTuple
 
 from rapidfuzz import fuzz
 
 from .normalize import (
-    VARIOUS_ARTISTS,
-    TitleParts,
+    artist_name,
     fold,
     normalize_artist,
+    numbers_differ,
     split_folded_artist,
     split_title,
     strip_track_number,
     title_variants,
 )
-from .records import AlbumRecord, ArtistRecord, MatchScore, Thresholds, TrackRecord, Verdict
+from .records import VERSION_CONFLICT, AlbumRecord, ArtistRecord, MatchScore, Thresholds, TrackRecord, Verdict
+from .stuffed import complete, stuffed_title, unstuff
 
 __all__ = ["pick_best", "score_albums", "score_artists", "score_tracks"]
 
 DEFAULT = Thresholds()
+# A version conflict (live vs remix, part 1 vs part 2; reason VERSION_CONFLICT) is at most
+# proposed for review: its score stays this far below ``same``.
+CONFLICT_MARGIN = 0.01
+# Below these a field disagrees too much for an automatic merge.
+TITLE_FLOOR = 0.85
+FIELD_FLOORS = {"artist": 0.7, "album": 0.5, "duration": 0.4}
 # Folded titles that stand for a missing title.
 PLACEHOLDER_TITLES = frozenset({"", "untitled", "unknown", "no title", "n a", "na", "unk", "title", "track"})
 TRACK_WEIGHTS = {"title": 0.40, "artist": 0.20, "album": 0.12, "duration": 0.18, "track_number": 0.05, "year": 0.05}
@@ -75,13 +82,6 @@ def _year(a: int | None, b: int | None) -> float | None:
         return None
     gap = abs(a - b)
     return 1.0 if gap == 0 else 0.8 if gap == 1 else 0.3 if gap <= 3 else 0.0
-
-
-def _artist_name(artist: str | None) -> str | None:
-    if not artist:
-        return None
-    name = normalize_artist(artist)
-    return None if not name or name in VARIOUS_ARTISTS else name
 
 
 def _weighted(components: dict[str, float | None], weights: dict[str, float]) -> tuple[float, dict[str, float]]:
@@ -133,19 +133,20 @@ def score_albums(a: AlbumRecord, b: AlbumRecord, thresholds: Thresholds | None =
     if decided is not None:
         return decided
     ta, tb = split_title(a.title), split_title(b.title)
-    artist_a, artist_b = _artist_name(a.artist), _artist_name(b.artist)
+    artist_a, artist_b = artist_name(a.artist), artist_name(b.artist)
     components: dict[str, float | None] = {
         "title": text_similarity(ta.base, tb.base),
         "artist": text_similarity(artist_a, artist_b) if artist_a and artist_b else None,
         "year": _year(a.year, b.year),
     }
     score, reasons = _weighted(components, ALBUM_WEIGHTS)
-    capped = ta.distinct != tb.distinct or (components["title"] or 0) < 0.9
-    if components["artist"] is None or components["artist"] < 0.85:
-        capped = True  # "Greatest Hits" by whom?
-    if ta.distinct != tb.distinct:
-        reasons["version"] = 0.0
-    return MatchScore(score, _verdict(score, capped, t), reasons)
+    # "Greatest Hits" by whom? A near-equal title and a near-equal artist, or a person decides.
+    weak = (components["title"] or 0) < 0.9 or components["artist"] is None or components["artist"] < 0.85
+    conflict = ta.distinct != tb.distinct or numbers_differ(ta.base, tb.base)
+    if conflict:
+        score = _conflict_cap(score, t)
+        reasons[VERSION_CONFLICT] = 1.0
+    return MatchScore(score, _verdict(score, weak or conflict, t), reasons)
 
 
 def _track_sides(a: TrackRecord) -> tuple[str, str | None]:
@@ -155,11 +156,11 @@ def _track_sides(a: TrackRecord) -> tuple[str, str | None]:
     both; then a trailing "(Album)" or " - Album" that repeats the record's own album goes.
     """
     title = strip_track_number(a.title, a.track_number)
-    artist = _artist_name(a.artist)
+    artist = artist_name(a.artist)
     if artist is None:
         folded = split_folded_artist(title)
         if folded is not None:
-            title, artist = folded[1], _artist_name(folded[0])
+            title, artist = folded[1], artist_name(folded[0])
     if a.album:
         album, whole = fold(a.album), fold(title)
         if len(album) >= 3 and whole.endswith(" " + album):
@@ -183,180 +184,112 @@ def _path_signal(a: TrackRecord, b: TrackRecord) -> float | None:
     return None
 
 
-_CLOCK = re.compile(r"\b(\d{1,2}):([0-5]\d)\b")
+class _Titles(NamedTuple):
+    """How two track titles compare: similarity (None: one side has no title), conflict, equal heads."""
 
-
-def _unstuff(x: TrackRecord, y: TrackRecord) -> TrackRecord:
-    """Take ``y``'s artist, album and a m:ss duration out of ``x``'s title where ``x`` lacks them.
-
-    Some taggers and stores put everything in the title ("Song Artist Album 3:55"); the
-    "Artist - Title" fold is the common case of it. Only what ``y`` names is taken out.
-    """
-    if x.artist and x.album and x.duration_ms:
-        return x
-    if not x.artist and split_folded_artist(x.title) is not None:
-        return x  # "Artist - Title": _track_sides takes the artist out, keeping the title's brackets
-    title = f" {fold(x.title)} "
-    artist, album, duration = x.artist, x.album, x.duration_ms
-    if not artist and y.artist:
-        name = fold(y.artist)
-        if len(name) >= 3 and f" {name} " in title:
-            title, artist = title.replace(f" {name} ", " ", 1), y.artist
-    if not album and y.album:
-        for candidate in (fold(y.album), split_title(y.album).base):
-            if len(candidate) >= 3 and f" {candidate} " in title:
-                title, album = title.replace(f" {candidate} ", " ", 1), y.album
-                break
-    if not duration:
-        clock = _CLOCK.search(x.title)
-        if clock:
-            duration = (int(clock.group(1)) * 60 + int(clock.group(2))) * 1000
-            title = title.replace(f" {clock.group(1)} {clock.group(2)} ", " ", 1)
-    title = title.strip()
-    if not title or (artist, album, duration) == (x.artist, x.album, x.duration_ms):
-        return x
-    return replace(x, title=title, artist=artist, album=album, duration_ms=duration)
-
-
-# What follows a title when a tagger or store put everything in it: a price, a copyright
-# or phonogram mark (also "‰", a mis-decoded "℗"), a m:ss duration, a year or a date.
-_TRAILER = re.compile(
-    r"(?:[$€£]\s?\d|\(\s*[cp]\s*\)|[©℗‰]|\d{1,2}:[0-5]\d(?!\d)|(?:19|20)\d{2}(?!\d)"
-    r"|\d{1,2}-[a-z]{3}-\d{2}(?!\d)|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\s*,)",
-    re.IGNORECASE,
-)
-_WORD = re.compile(r"\S+")
-# Store genre names, which stuffed titles carry right after the title ("Song Pop $1.29").
-_GENRES = frozenset(
-    "pop rock country dance electronic alternative rap hip hip-hop r&b soul jazz blues metal latin "
-    "reggae folk indie christian gospel soundtrack classical house dubstep singer/songwriter".split()
-)
-
-
-def _cuts(x: TrackRecord, names: Sequence[str]) -> list[tuple[TitleParts, bool]]:
-    """Where the title may end in a stuffed title: the parts before each trailer, genre or name.
-
-    Each cut is (title parts, strong); a cut before an artist or album name is strong (the
-    title comes first). The whole title is always one of them.
-    """
-    spans = [(m.start(), m.group()) for m in _WORD.finditer(x.title)]
-    words = [w for _, w in spans]
-    folded = [fold(w) for w in words]
-    rests = [""] * (len(words) + 1)  # the folded title from word i on
-    for i in range(len(words) - 1, 0, -1):
-        rests[i] = f"{folded[i]} {rests[i + 1]}" if folded[i] else rests[i + 1]
-    cuts: list[tuple[TitleParts, bool]] = []
-    for i in range(1, len(words)):
-        strong = any(rests[i].startswith(n + " ") for n in names)
-        genre = words[i].casefold() in _GENRES or folded[i].partition(" ")[0] in _GENRES
-        if strong or genre or _TRAILER.match(x.title, spans[i][0]):
-            head = split_title(" ".join(words[:i]))
-            if head.base:
-                cuts.append((head, strong))
-    cuts.append((split_title(x.title), False))
-    return cuts
-
-
-def _strict(a: str, b: str) -> float:
-    """Similarity without the subset rule: a cut title must be the whole other title."""
-    return max(fuzz.ratio(a, b), fuzz.token_sort_ratio(a, b)) / 100 if a and b else 0.0
-
-
-def _stuffed_title(a: TrackRecord, b: TrackRecord) -> tuple[float, bool, bool] | None:
-    """(title similarity, version conflict, equal heads) when a title carries other fields.
-
-    None when neither title has anything after a possible title end. Every cut of one title
-    is compared with every cut of the other; a title cut before a known artist or album name
-    (of at least two words) is also compared with the other title's leading words, since
-    the title comes first (worth 0.95 at most). "Equal heads": both titles begin with the
-    same four or more words up to a trailer — the head then usually carries the artist
-    too, and counts as one more compared field.
-    """
-    names: list[str] = []
-    for artist in (a.artist, b.artist):
-        if artist and _artist_name(artist):
-            names.append(fold(artist))
-    for album in (a.album, b.album):
-        if album:
-            names += [fold(album), split_title(album).base]
-    names = [n for n in names if len(n) >= 3]
-    cuts_a, cuts_b = _cuts(a, names), _cuts(b, names)
-    if len(cuts_a) == 1 and len(cuts_b) == 1:
-        return None
-    best = (0.0, False, False)
-
-    def consider(sim: float, conflict: bool, heads: bool = False) -> None:
-        nonlocal best
-        if (sim, not conflict, heads) > (best[0], not best[1], best[2]):
-            best = (sim, conflict, heads)
-
-    last_a, last_b = len(cuts_a) - 1, len(cuts_b) - 1
-    for i, (pa, _) in enumerate(cuts_a):
-        for j, (pb, _) in enumerate(cuts_b):
-            sim = _strict(pa.base, pb.base)
-            heads = sim == 1.0 and (i, j) != (last_a, last_b) and len(pa.base.split()) >= 4
-            consider(sim, pa.distinct != pb.distinct, heads)
-    for cuts, other in ((cuts_a, cuts_b), (cuts_b, cuts_a)):
-        lead = other[-1][0].base.split()
-        for head, strong in cuts:
-            size = len(head.base.split())
-            if strong and size >= 2 and len(lead) > size:
-                # the other side's version words: those of its shortest cut that covers the lead
-                versions = next(p.distinct for p, _ in other if len(p.base.split()) >= size)
-                consider(0.95 * _strict(head.base, " ".join(lead[:size])), head.distinct != versions)
-    return best
+    similarity: float | None
+    conflict: bool
+    equal_heads: bool
 
 
 def score_tracks(a: TrackRecord, b: TrackRecord, thresholds: Thresholds | None = None) -> MatchScore:
+    """Equal ids decide; then the same file, an equal ISRC, and the weighted fields, in that order."""
     t = thresholds or DEFAULT
     decided = _ids(a.mbid, b.mbid, "mbid")
     if decided is not None:
         return decided
     # Only a record missing a field can have stuffed it into its title: the cuts cost more
     # than the rest of the scoring, and a library with complete tags never needs them.
-    incomplete = not (a.artist and a.album and a.duration_ms and b.artist and b.album and b.duration_ms)
-    stuffed = _stuffed_title(a, b) if incomplete else None
-    a, b = _unstuff(a, b), _unstuff(b, a)
+    stuffed = None if complete(a) and complete(b) else stuffed_title(a, b)
+    a, b = unstuff(a, b), unstuff(b, a)
+    titles, components = _track_components(a, b, stuffed, t)
+    score, reasons = _weighted(components, TRACK_WEIGHTS)
+    weak = _too_weak(components, titles.equal_heads)
+    if titles.conflict:
+        score = _conflict_cap(score, t)
+        reasons[VERSION_CONFLICT] = 1.0
+    decided = _same_file(a, b, titles, score, reasons) or _same_isrc(a, b, titles, components, score, reasons, t)
+    return decided or MatchScore(score, _verdict(score, weak or titles.conflict, t), reasons)
+
+
+def _track_components(
+    a: TrackRecord, b: TrackRecord, stuffed: tuple[float, bool, bool] | None, t: Thresholds
+) -> tuple[_Titles, dict[str, float | None]]:
+    """The titles' comparison and each field's similarity (None: missing on a side)."""
     title_a, artist_a = _track_sides(a)
     title_b, artist_b = _track_sides(b)
-    pa, pb = split_title(title_a), split_title(title_b)
-    # A missing title ("(untitled)", "unknown", only a track number) says nothing either way;
-    # the other fields can then at most propose the pair for review (the title cap below).
-    untitled = _no_title(pa.base, a.track_number) != _no_title(pb.base, b.track_number)
-    components: dict[str, float | None] = {
-        "title": None if untitled else text_similarity(pa.base, pb.base),
+    titles = _compare_titles(title_a, a.track_number, title_b, b.track_number, stuffed)
+    return titles, {
+        "title": titles.similarity,
         "artist": text_similarity(artist_a, artist_b) if artist_a and artist_b else None,
         "album": _album_similarity(a.album, b.album),
         "duration": _duration(a.duration_ms, b.duration_ms, t.duration_tolerance_s),
         "track_number": _number(a.track_number, b.track_number),
         "year": _year(a.year, b.year),
     }
-    version_conflict = pa.distinct != pb.distinct
-    equal_heads = False
-    if stuffed is not None and not untitled and stuffed[0] > (components["title"] or 0.0):
-        components["title"], version_conflict, equal_heads = stuffed
-    score, reasons = _weighted(components, TRACK_WEIGHTS)
-    title = components["title"] or 0.0
-    capped = (
-        version_conflict
-        or title < 0.85
-        or (components["artist"] is not None and components["artist"] < 0.7)
-        or (components["album"] is not None and components["album"] < 0.5)
-        or (components["duration"] is not None and components["duration"] < 0.4)
-        # a title and one more field is too little; equal stuffed heads with no artist field count as one more
-        or len(reasons) + (equal_heads and components["artist"] is None) < 3
-    )
-    if version_conflict:
-        reasons["version"] = 0.0
+
+
+def _compare_titles(
+    title_a: str, number_a: int | None, title_b: str, number_b: int | None, stuffed: tuple[float, bool, bool] | None
+) -> _Titles:
+    """The base titles' similarity and whether the versions (or the parts) differ.
+
+    A missing title ("(untitled)", "unknown", only a track number) says nothing either way;
+    the other fields can then at most propose the pair for review (the title floor). A
+    stuffed title's best cut (``stuffed_title``) counts when it is closer than the whole.
+    """
+    pa, pb = split_title(title_a), split_title(title_b)
+    if _no_title(pa.base, number_a) != _no_title(pb.base, number_b):
+        return _Titles(None, False, False)  # nor which version it is
+    similarity = text_similarity(pa.base, pb.base)
+    if stuffed is not None and stuffed[0] > similarity:
+        return _Titles(*stuffed)
+    return _Titles(similarity, pa.distinct != pb.distinct or numbers_differ(pa.base, pb.base), False)
+
+
+def _too_weak(components: dict[str, float | None], equal_heads: bool) -> bool:
+    """Too little agreement for an automatic merge: a field below its floor, or too few fields.
+
+    A missing title counts as below its floor; a title and one more field is too little
+    (equal stuffed heads with no artist field count as one more).
+    """
+    if (components["title"] or 0.0) < TITLE_FLOOR:
+        return True
+    if any(v < floor for k, floor in FIELD_FLOORS.items() if (v := components[k]) is not None):
+        return True
+    present = sum(v is not None for v in components.values())
+    return present + (equal_heads and components["artist"] is None) < 3
+
+
+def _conflict_cap(score: float, t: Thresholds) -> float:
+    """A version conflict's score: at most just below ``same``, so it is never merged automatically."""
+    return min(score, round(t.same - CONFLICT_MARGIN, 3))
+
+
+def _same_file(
+    a: TrackRecord, b: TrackRecord, titles: _Titles, score: float, reasons: dict[str, float]
+) -> MatchScore | None:
+    """The same file (path signal): same, unless the versions differ or the titles disagree."""
     same_file = _path_signal(a, b)
-    if same_file is not None and not version_conflict and title >= 0.5:
-        reasons["path"] = same_file
-        return MatchScore(max(score, same_file), "same", reasons)
-    if a.isrc and b.isrc and a.isrc.strip().upper() == b.isrc.strip().upper():
-        reasons["isrc"] = 1.0
-        strong = not version_conflict and (components["duration"] is None or components["duration"] >= 0.4)
-        return MatchScore(max(score, 0.95), "same" if strong else "review", reasons)
-    return MatchScore(score, _verdict(score, capped, t), reasons)
+    if same_file is None or titles.conflict or (titles.similarity or 0.0) < 0.5:
+        return None
+    reasons["path"] = same_file
+    return MatchScore(max(score, same_file), "same", reasons)
+
+
+def _same_isrc(
+    a: TrackRecord, b: TrackRecord, titles: _Titles, components: dict[str, float | None], score: float,
+    reasons: dict[str, float], t: Thresholds,
+) -> MatchScore | None:  # fmt: skip
+    """An equal ISRC: same, unless the versions differ or a long duration gap says otherwise (review)."""
+    if not (a.isrc and b.isrc and a.isrc.strip().upper() == b.isrc.strip().upper()):
+        return None
+    reasons["isrc"] = 1.0
+    if titles.conflict:
+        return MatchScore(_conflict_cap(max(score, 0.95), t), "review", reasons)
+    duration = components["duration"]
+    strong = duration is None or duration >= FIELD_FLOORS["duration"]
+    return MatchScore(max(score, 0.95), "same" if strong else "review", reasons)
 
 
 def _no_title(base: str, track_number: int | None) -> bool:

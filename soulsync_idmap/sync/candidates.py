@@ -33,7 +33,22 @@ from ..matching import (
 from ..servers.base import ServerItem
 from .rows import ROW_COLUMNS
 
-__all__ = ["STAGES", "Incoming", "Stage", "find_candidates"]
+__all__ = [
+    "STAGES",
+    "Incoming",
+    "Stage",
+    "Tiers",
+    "album_tracks",
+    "artist_albums",
+    "artistless_tracks",
+    "find_candidates",
+    "folded_artists",
+    "key_matches",
+    "near_albums",
+    "positional_siblings",
+    "same_parent",
+    "strong_matches",
+]
 
 Record = ArtistRecord | AlbumRecord | TrackRecord
 PER_KEY_CAP = 200
@@ -71,107 +86,135 @@ def _rows_where(conn: Connection, kind: str, column: str, values: set[Any]) -> l
 
 Stage = Literal["strong", "parent", "keys"]
 STAGES: tuple[Stage, ...] = ("strong", "parent", "keys")
+Tiers = list[list[str]]  # candidate UUIDs, strongest evidence first
 
 
 def find_candidates(
     conn: Connection, kind: str, server_id: int, batch: Sequence[Incoming], stage: Stage,
     released: Collection[str] = frozenset(),
-) -> tuple[list[list[list[str]]], dict[str, Row[Any]]]:  # fmt: skip
+) -> tuple[list[Tiers], dict[str, Row[Any]]]:  # fmt: skip
     """Per incoming item, candidate UUIDs in tiers (strongest evidence first); the rows by UUID.
 
     The writer asks stage by stage, each for the items the earlier ones left undecided,
     and scores tier by tier, stopping at the first sure match:
 
-    - ``strong``: equal MusicBrainz id or ISRC, the same file (one tier);
+    - ``strong``: equal MusicBrainz id or ISRC, the same file (one tier, ``strong_matches``);
     - ``parent``: tracks of the resolved album (those at the same track number or with a
-      shared key first), albums of the resolved artist;
+      shared key first), albums of the resolved artist (``same_parent``);
     - ``keys``: equal blocking keys (at most PER_KEY_CAP entities per key) and, for tracks,
-      the positional siblings (``_positional_siblings``).
+      the positional siblings (one tier, ``key_matches``).
 
     Most items of a library another server already holds are decided by the first stage,
     so the album's other tracks are neither fetched nor scored for them.
     """
     rows: dict[str, Row[Any]] = {}
-    by: dict[str, dict[Any, list[str]]] = defaultdict(lambda: defaultdict(list))
-
-    def index(column: str, values: set[Any], cap: int | None = None, whole: bool = False) -> None:
-        # UUIDs only, unless the tiers need the row (``whole``): the other rows are fetched
-        # once, at the end, for the candidates not linked here already.
-        found: list[tuple[str, Any, Row[Any] | None]]
-        if whole:
-            found = [(row.uuid, getattr(row, column), row) for row in _rows_where(conn, kind, column, values)]
-        else:
-            light = _select_in(conn, kind, ("uuid", column), column, values)
-            found = [(r.uuid, getattr(r, column), None) for r in light]
-        for uuid, value, row in found:
-            if row is not None:
-                rows[uuid] = row
-            bucket = by[column][value]
-            if cap is None or len(bucket) < cap:
-                bucket.append(uuid)
-
-    positional: list[list[str]] = [[] for _ in batch]
+    per_item: list[Tiers]
     if stage == "strong":
-        index("mbid", {inc.item.mbid for inc in batch if inc.item.mbid})
-        if kind == "track":
-            index("isrc", {getattr(inc.item, "isrc", None) for inc in batch} - {None})
-            _index_paths(conn, batch, by)
-        _index_guids(conn, kind, batch, by)
+        per_item = [[found] for found in strong_matches(conn, kind, batch)]
     elif stage == "parent":
-        if kind == "track":
-            index("album_uuid", {inc.parents["album"] for inc in batch if inc.parents.get("album")}, whole=True)
-        elif kind == "album":
-            index("artist_uuid", {inc.parents["artist"] for inc in batch if inc.parents.get("artist")})
+        per_item = same_parent(conn, kind, batch, rows)
     else:
-        keys = {key for inc in batch for key in inc.keys}
-        index("match_key", keys, cap=PER_KEY_CAP)
-        index("alt_key", keys, cap=PER_KEY_CAP)
-        if kind == "track":
-            positional = _positional_siblings(conn, batch)
+        per_item = [[found] for found in key_matches(conn, kind, batch)]
+    return _unlinked(conn, kind, server_id, per_item, rows, released), rows
 
-    per_item: list[list[list[str]]] = []
-    for inc, near_here in zip(batch, positional, strict=True):
-        if stage == "strong":
-            strong: dict[str, None] = {}
-            if inc.item.mbid:
-                strong.update(dict.fromkeys(by["mbid"].get(inc.item.mbid, [])))
-            if kind == "track":
-                isrc: str | None = getattr(inc.item, "isrc", None)
-                if isrc:
-                    strong.update(dict.fromkeys(by["isrc"].get(isrc, [])))
-                if inc.tail:
-                    strong.update(dict.fromkeys(by["path_tail"].get(inc.tail, [])))
-            if inc.item.guid:
-                strong.update(dict.fromkeys(by["guid"].get(inc.item.guid, [])))
-            per_item.append([list(strong)])
-        elif stage == "parent":
-            close: dict[str, None] = {}
-            rest: dict[str, None] = {}
-            if kind == "track" and inc.parents.get("album"):
-                siblings = _same_album(inc, by["album_uuid"].get(inc.parents["album"], []), rows)
-                number = getattr(inc.item, "track_number", None)
-                item_keys = set(inc.keys)
-                for u in siblings:
-                    row = rows[u]
-                    near = (number is not None and row.track_number == number) or row.match_key in item_keys
-                    (close if near or row.alt_key in item_keys else rest)[u] = None
-            elif kind == "album" and inc.parents.get("artist"):
-                rest.update(dict.fromkeys(by["artist_uuid"].get(inc.parents["artist"], [])))
-            per_item.append([list(close), list(rest)])
-        else:
-            found: dict[str, None] = {}
-            for key in inc.keys:
-                found.update(dict.fromkeys(by["match_key"].get(key, [])))
-                found.update(dict.fromkeys(by["alt_key"].get(key, [])))
-            found.update(dict.fromkeys(near_here))
-            per_item.append([list(found)])
 
+def _unlinked(
+    conn: Connection, kind: str, server_id: int, per_item: list[Tiers], rows: dict[str, Row[Any]],
+    released: Collection[str],
+) -> list[Tiers]:  # fmt: skip
+    """The tiers without the entities linked on ``server_id`` already (but for ``released`` ones, whose
+    link there is disappearing in this run); the others' rows go into ``rows``.
+
+    The rows are fetched once, here, for the candidates left (a stage that needed some
+    rows to build its tiers put them in ``rows`` already).
+    """
     candidates = {u for tiers in per_item for tier in tiers for u in tier}
     # linked here already (one server never holds the same entity twice), unless that link is disappearing
     taken = _linked_here(conn, server_id, kind, candidates).difference(released)
     for row in _rows_where(conn, kind, "uuid", candidates - taken - rows.keys()):
         rows[row.uuid] = row
-    return [[[u for u in tier if u not in taken and u in rows] for tier in tiers] for tiers in per_item], rows
+    return [[[u for u in tier if u not in taken and u in rows] for tier in tiers] for tiers in per_item]
+
+
+def _union(*groups: Iterable[str] | None) -> list[str]:
+    """The UUIDs of ``groups`` in order, each once."""
+    return list(dict.fromkeys(u for group in groups if group for u in group))
+
+
+def _isrc(inc: Incoming) -> str | None:
+    isrc: str | None = getattr(inc.item, "isrc", None)
+    return isrc
+
+
+def strong_matches(conn: Connection, kind: str, batch: Sequence[Incoming]) -> list[list[str]]:
+    """Per item, the entities with its MusicBrainz id or its server metadata id (guid) and, for a
+    track, its ISRC or its file (path tail)."""
+    by_mbid = _uuids_by(conn, kind, "mbid", {inc.item.mbid for inc in batch if inc.item.mbid})
+    by_guid = _uuids_by_guid(conn, kind, {inc.item.guid for inc in batch if inc.item.guid})
+    by_isrc: dict[Any, list[str]] = {}
+    by_tail: dict[Any, list[str]] = {}
+    if kind == "track":
+        by_isrc = _uuids_by(conn, kind, "isrc", {isrc for inc in batch if (isrc := _isrc(inc))})
+        by_tail = _uuids_by_path_tail(conn, {inc.tail for inc in batch if inc.tail})
+    return [
+        _union(by_mbid.get(inc.item.mbid), by_guid.get(inc.item.guid), by_isrc.get(_isrc(inc)), by_tail.get(inc.tail))
+        for inc in batch
+    ]
+
+
+def same_parent(conn: Connection, kind: str, batch: Sequence[Incoming], rows: dict[str, Row[Any]]) -> list[Tiers]:
+    """Per item, two tiers: for a track, ``album_tracks``; for an album, its artist's albums (second tier)."""
+    if kind == "track":
+        return album_tracks(conn, batch, rows)
+    if kind == "album":
+        return [[[], found] for found in artist_albums(conn, batch)]
+    return [[[], []] for _ in batch]
+
+
+def album_tracks(conn: Connection, batch: Sequence[Incoming], rows: dict[str, Row[Any]]) -> list[Tiers]:
+    """Per track, the tracks of its resolved album: those at its number or sharing a key, then the rest.
+
+    The rows are needed to tell the two apart; they go into ``rows`` (by UUID).
+    """
+    by_album: dict[str, list[str]] = defaultdict(list)
+    for row in _rows_where(
+        conn, "track", "album_uuid", {album for inc in batch if (album := inc.parents.get("album"))}
+    ):
+        rows[row.uuid] = row
+        by_album[row.album_uuid].append(row.uuid)
+    tiers: list[Tiers] = []
+    for inc in batch:
+        number, keys = getattr(inc.item, "track_number", None), set(inc.keys)
+        close: list[str] = []
+        rest: list[str] = []
+        for u in _same_album(inc, by_album.get(inc.parents.get("album") or "", []), rows):
+            (close if _placed(number, keys, rows[u]) else rest).append(u)
+        tiers.append([close, rest])
+    return tiers
+
+
+def artist_albums(conn: Connection, batch: Sequence[Incoming]) -> list[list[str]]:
+    """Per album, the albums of its resolved artist."""
+    artists = {artist for inc in batch if (artist := inc.parents.get("artist"))}
+    by_artist = _uuids_by(conn, "album", "artist_uuid", artists)
+    return [list(by_artist.get(inc.parents.get("artist") or "", [])) for inc in batch]
+
+
+def key_matches(conn: Connection, kind: str, batch: Sequence[Incoming]) -> list[list[str]]:
+    """Per item, the entities sharing a blocking key (PER_KEY_CAP per key), then a track's positional siblings."""
+    keys = {key for inc in batch for key in inc.keys}
+    by_key = _uuids_by(conn, kind, "match_key", keys, PER_KEY_CAP)
+    by_alt = _uuids_by(conn, kind, "alt_key", keys, PER_KEY_CAP)
+    siblings = positional_siblings(conn, batch) if kind == "track" else [[] for _ in batch]
+    return [
+        _union(*(found for key in inc.keys for found in (by_key.get(key), by_alt.get(key))), near)
+        for inc, near in zip(batch, siblings, strict=True)
+    ]
+
+
+def _placed(number: int | None, keys: set[str], row: Row[Any]) -> bool:
+    """A stored track at ``number`` on its album, or with one of ``keys``."""
+    return (number is not None and row.track_number == number) or row.match_key in keys or row.alt_key in keys
 
 
 def _same_album(inc: Incoming, uuids: list[str], rows: dict[str, Row[Any]]) -> list[str]:
@@ -182,16 +225,15 @@ def _same_album(inc: Incoming, uuids: list[str], rows: dict[str, Row[Any]]) -> l
     """
     if len(uuids) <= PER_KEY_CAP:
         return uuids
-    number = getattr(inc.item, "track_number", None)
-    keys = set(inc.keys)
-    return [
-        u for u in uuids
-        if (number is not None and rows[u].track_number == number) or rows[u].match_key in keys
-        or rows[u].alt_key in keys
-    ][:PER_KEY_CAP]  # fmt: skip
+    number, keys = getattr(inc.item, "track_number", None), set(inc.keys)
+    return [u for u in uuids if _placed(number, keys, rows[u])][:PER_KEY_CAP]
 
 
-def _positional_siblings(conn: Connection, batch: Sequence[Incoming]) -> list[list[str]]:
+# What the positional search reads of a stored track.
+SIBLING_COLUMNS = ("uuid", "artist_uuid", "album_uuid", "track_number", "duration_ms", "match_key", "alt_key")
+
+
+def positional_siblings(conn: Connection, batch: Sequence[Incoming]) -> list[list[str]]:
     """Per track, stored tracks by the same artist or on an album of the same name, at its position.
 
     What a typo in the title hides from the name keys ("Pruple Sky", "Denil"), and what an
@@ -203,60 +245,72 @@ def _positional_siblings(conn: Connection, batch: Sequence[Incoming]) -> list[li
 
     Also searched, for the same reasons: a track with no album under the album its title
     names ("Title - Album", "Title (Album)"); albums whose key begins like the track's
-    album key (its first ALBUM_PREFIX characters) and is near-equal to it (a typo further
-    on, "Caledonia Catheidral"); and, for a track with an artist, stored "Artist - Title" tracks that
-    carry no artist of their own. On the albums found by name, a track whose title key is within
-    a typo of the item's (NEAR_TITLE) is taken at any position: an edition numbered otherwise.
+    album key and is near-equal to it (``near_albums``); and, for a track with an artist,
+    stored "Artist - Title" tracks that carry no artist of their own (``artistless_tracks``).
+    On the albums found by name, a track whose title key is within a typo of the item's
+    (NEAR_TITLE) is taken at any position: an edition numbered otherwise.
     """
-    album_key: dict[int, list[str]] = {}
-    for inc in batch:
-        assert isinstance(inc.record, TrackRecord)
-        names = [inc.record.album] if inc.record.album else title_suffixes(inc.record.title)
-        album_key[id(inc)] = [k for k in dict.fromkeys(album_keys(AlbumRecord(n))[0] for n in names) if k != "?"]
-    album_uuids: dict[str, list[str]] = defaultdict(list)
-    wanted_albums = {key for keys in album_key.values() for key in keys}
-    for row in _select_in(conn, "album", ("uuid", "match_key"), "match_key", wanted_albums):
-        if len(album_uuids[row.match_key]) < PER_KEY_CAP:
-            album_uuids[row.match_key].append(row.uuid)
-    # A typo past the first characters hides an album from its key, not from its key's prefix.
-    for key, uuids in _near_albums(conn, wanted_albums).items():
-        album_uuids["~" + key] = uuids
-    for keys in album_key.values():
-        keys.extend(["~" + k for k in keys])
-    artist_of: dict[int, str] = {id(inc): str(inc.parents["artist"]) for inc in batch if inc.parents.get("artist")}
-    artist_of.update(_folded_artists(conn, [inc for inc in batch if id(inc) not in artist_of]))
-    artists = set(artist_of.values())
-    albums = {u for bucket in album_uuids.values() for u in bucket}
-    light = ("uuid", "artist_uuid", "album_uuid", "track_number", "duration_ms", "match_key", "alt_key")
-    by_artist: dict[str, list[Row[Any]]] = defaultdict(list)
-    by_album: dict[str, list[Row[Any]]] = defaultdict(list)
-    for row in _select_in(conn, "track", light, "artist_uuid", artists):
-        by_artist[row.artist_uuid].append(row)
-    for row in _select_in(conn, "track", light, "album_uuid", albums):
-        by_album[row.album_uuid].append(row)
-    named: dict[int, str] = {}  # the folded artist name, for "Artist - Title" tracks stored with no artist
-    for inc in batch:
-        if isinstance(inc.record, TrackRecord) and inc.record.artist and len(name := fold(inc.record.artist)) >= 3:
-            named[id(inc)] = name
-    folded = _folded_tracks(conn, set(named.values()), light)
+    shelves = _shelves(conn, batch)
+    artist_of = {id(inc): artist for inc in batch if (artist := inc.parents.get("artist"))}
+    artist_of.update(folded_artists(conn, [inc for inc in batch if id(inc) not in artist_of]))
+    by_artist = _tracks_by(conn, "artist_uuid", set(artist_of.values()))
+    by_album = _tracks_by(conn, "album_uuid", {u for albums in shelves for u in albums})
+    named = {id(inc): name for inc in batch if (name := _artist_folded(inc))}
+    artistless = artistless_tracks(conn, set(named.values()), SIBLING_COLUMNS)
     found: list[list[str]] = []
-    for inc in batch:
-        record = inc.record
-        assert isinstance(record, TrackRecord)
-        pool = list(by_artist.get(artist_of.get(id(inc), ""), []))
-        pool.extend(folded.get(named.get(id(inc), ""), []))
-        shelf = [
-            row for key in album_key[id(inc)] for album in album_uuids.get(key, []) for row in by_album.get(album, [])
-        ]
-        picked = [row.uuid for row in pool if _same_position(record, row)]
-        # On an album of the same name, a near-equal title is enough: a typo and another numbering.
-        picked += [row.uuid for row in shelf if _same_position(record, row) or _near_title(inc.keys, row)]
-        picked = list(dict.fromkeys(picked))[:PER_KEY_CAP]
-        found.append(picked)
+    for inc, albums in zip(batch, shelves, strict=True):
+        pool = [*by_artist.get(artist_of.get(id(inc), ""), []), *artistless.get(named.get(id(inc), ""), [])]
+        shelf = [row for album in albums for row in by_album.get(album, [])]
+        found.append(_siblings(inc, pool, shelf))
     return found
 
 
-def _near_albums(conn: Connection, keys: set[str]) -> dict[str, list[str]]:
+def _siblings(inc: Incoming, pool: Sequence[Row[Any]], shelf: Sequence[Row[Any]]) -> list[str]:
+    """Of ``pool``, the tracks at the item's position; of ``shelf`` (albums found by name), also near titles."""
+    record = inc.record
+    assert isinstance(record, TrackRecord)
+    picked = [row.uuid for row in pool if _same_position(record, row)]
+    # On an album of the same name, a near-equal title is enough: a typo and another numbering.
+    picked += [row.uuid for row in shelf if _same_position(record, row) or _near_title(inc.keys, row)]
+    return list(dict.fromkeys(picked))[:PER_KEY_CAP]
+
+
+def album_name_keys(record: TrackRecord) -> list[str]:
+    """The keys of the albums a track may be on: its album's, or (with no album) those its title names."""
+    names = [record.album] if record.album else title_suffixes(record.title)
+    return [k for k in dict.fromkeys(album_keys(AlbumRecord(n))[0] for n in names) if k != "?"]
+
+
+def _shelves(conn: Connection, batch: Sequence[Incoming]) -> list[list[str]]:
+    """Per track, the albums of the names it may be on: those with the key, then those near it."""
+    wanted: list[list[str]] = []
+    for inc in batch:
+        assert isinstance(inc.record, TrackRecord)
+        wanted.append(album_name_keys(inc.record))
+    keys = {key for item_keys in wanted for key in item_keys}
+    exact = _uuids_by(conn, "album", "match_key", keys, PER_KEY_CAP)
+    # A typo past the first characters hides an album from its key, not from its key's prefix.
+    near = near_albums(conn, keys)
+    return [[u for table_ in (exact, near) for key in item_keys for u in table_.get(key, [])] for item_keys in wanted]
+
+
+def _artist_folded(inc: Incoming) -> str | None:
+    """A track's folded artist name (three characters or more), for "Artist - Title" tracks with no artist."""
+    record = inc.record
+    if isinstance(record, TrackRecord) and record.artist and len(name := fold(record.artist)) >= 3:
+        return name
+    return None
+
+
+def _tracks_by(conn: Connection, column: str, values: set[str]) -> dict[str, list[Row[Any]]]:
+    """Stored tracks (SIBLING_COLUMNS) whose ``column`` is one of ``values``, by that value."""
+    found: dict[str, list[Row[Any]]] = defaultdict(list)
+    for row in _select_in(conn, "track", SIBLING_COLUMNS, column, values):
+        found[getattr(row, column)].append(row)
+    return found
+
+
+def near_albums(conn: Connection, keys: set[str]) -> dict[str, list[str]]:
     """Per album key, the albums whose key begins alike and is near-equal (a typo further on).
 
     One index range per prefix (ALBUM_PREFIX characters); of each prefix's albums only those
@@ -280,7 +334,7 @@ def _near_albums(conn: Connection, keys: set[str]) -> dict[str, list[str]]:
     return found
 
 
-def _folded_tracks(conn: Connection, names: set[str], columns: Sequence[str]) -> dict[str, list[Any]]:
+def artistless_tracks(conn: Connection, names: set[str], columns: Sequence[str]) -> dict[str, list[Any]]:
     """Stored tracks with no artist whose title reads "Artist - Title", by the folded artist name.
 
     Such a track's second key is its whole folded title, so the name is a prefix of it: one
@@ -306,7 +360,7 @@ def _folded_tracks(conn: Connection, names: set[str], columns: Sequence[str]) ->
     return found
 
 
-def _folded_artists(conn: Connection, batch: Sequence[Incoming]) -> dict[int, str]:
+def folded_artists(conn: Connection, batch: Sequence[Incoming]) -> dict[int, str]:
     """The artist entity named in an "Artist - Title" title, for tracks that carry no artist.
 
     Used for finding candidates only (never stored): the name must match exactly one
@@ -352,29 +406,42 @@ def _select_in(conn: Connection, kind: str, columns: Sequence[str], column: str,
     return out
 
 
-def _index_paths(conn: Connection, batch: Sequence[Incoming], by: dict[str, dict[Any, list[str]]]) -> None:
-    tails = sorted({inc.tail for inc in batch if inc.tail})
-    if not tails:
-        return
+def _uuids_by(
+    conn: Connection, kind: str, column: str, values: set[Any], cap: int | None = None
+) -> dict[Any, list[str]]:
+    """Entity UUIDs whose ``column`` is one of ``values``, by value (at most ``cap`` per value)."""
+    found: dict[Any, list[str]] = defaultdict(list)
+    for row in _select_in(conn, kind, ("uuid", column), column, values):
+        bucket = found[getattr(row, column)]
+        if cap is None or len(bucket) < cap:
+            bucket.append(row.uuid)
+    return found
+
+
+def _uuids_by_path_tail(conn: Connection, tails: set[str]) -> dict[str, list[str]]:
+    """Track UUIDs linked (on any server) to a file with one of these path tails, by tail."""
     link = table("link")
-    for chunk in _chunks(tails):
+    found: dict[str, list[str]] = defaultdict(list)
+    for chunk in _chunks(sorted(tails)):
         query = select(link.c.uuid, link.c.path_tail).where(
             link.c.kind == "track", link.c.path_tail.in_(one_array(conn, chunk)), link.c.path_tail.is_not(None)
         )
         for uuid, tail in conn.execute(query):
-            by["path_tail"][tail].append(uuid)
+            found[tail].append(uuid)
+    return found
 
 
-def _index_guids(conn: Connection, kind: str, batch: Sequence[Incoming], by: dict[str, dict[Any, list[str]]]) -> None:
+def _uuids_by_guid(conn: Connection, kind: str, guids: set[str]) -> dict[Any, list[str]]:
     """Entities another link (any server, also a gone one) knows by the same server metadata id."""
-    guids = sorted({inc.item.guid for inc in batch if inc.item.guid})
     link = table("link")
-    for chunk in _chunks(guids):
+    found: dict[Any, list[str]] = defaultdict(list)
+    for chunk in _chunks(sorted(guids)):
         query = select(link.c.uuid, link.c.guid).where(
             link.c.kind == kind, link.c.guid.in_(one_array(conn, chunk)), link.c.guid.is_not(None)
         )
         for uuid, guid in conn.execute(query):
-            by["guid"][guid].append(uuid)
+            found[guid].append(uuid)
+    return found
 
 
 def _linked_here(conn: Connection, server_id: int, kind: str, uuids: set[str]) -> set[str]:

@@ -20,7 +20,7 @@ from soulsync_idmap.matching import (
     split_title,
     track_keys,
 )
-from soulsync_idmap.matching.normalize import strip_track_number
+from soulsync_idmap.matching.normalize import numbers_differ, strip_track_number
 
 
 @pytest.mark.parametrize(
@@ -138,3 +138,23 @@ def test_fold_is_idempotent_and_total(text: str) -> None:
 def test_keys_never_empty(title: str) -> None:
     keys = track_keys(TrackRecord(title or "x"))
     assert keys and all(isinstance(k, str) and k for k in keys) and len(keys) <= 3
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "differ"),
+    [
+        ("another brick in the wall pt 1", "another brick in the wall pt 2", True),
+        ("shine on part one", "shine on part two", True),
+        ("suite vol ii", "suite vol 3", True),
+        ("symphony no 5", "symphony no 6", True),
+        ("shine on part i", "shine on part 1", False),  # one part, two spellings
+        ("highway 49", "highway 499", False),  # no part word: a typo, not another part
+        ("battle 4", "battle 5", False),
+        ("song pt 1", "other pt 2", False),  # another title altogether
+        ("song pt 1", "song pt 1 2", False),
+        ("song pt 1", "song pt 1", False),
+    ],
+)
+def test_numbers_differ_only_for_a_named_part(a: str, b: str, differ: bool) -> None:
+    assert numbers_differ(a, b) is differ
+    assert numbers_differ(b, a) is differ

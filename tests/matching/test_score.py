@@ -58,7 +58,67 @@ def test_live_versions_and_remixes_are_never_merged_automatically() -> None:
     for title in ("Airbag (Live)", "Airbag - Live at Glastonbury", "Airbag (Remix)", "Airbag (Acoustic)"):
         result = score_tracks(AIRBAG, TrackRecord(title, "Radiohead", "OK Computer", 284_000, 1997, 1))
         assert result.verdict != "same", title
-        assert result.reasons.get("version") == 0.0
+        assert result.reasons.get("version_conflict") == 1.0
+
+
+KARMA = TrackRecord("Karma Police", "Radiohead", "OK Computer", 264_000, 1997, 6)
+
+
+def test_a_version_conflict_is_named_and_scored_below_same() -> None:
+    # Same album, same place, same length: only the version words differ.
+    for x, y in (
+        ("Karma Police (Live)", "Karma Police (Remix)"),
+        ("Karma Police", "Karma Police (Live)"),
+        ("Karma Police (Radio Edit)", "Karma Police (Extended Mix)"),
+        ("Karma Police (Demo)", "Karma Police"),
+    ):
+        result = score_tracks(replace(KARMA, title=x), replace(KARMA, title=y))
+        assert result.verdict == "review", (x, y, result.summary())
+        assert result.score < Thresholds().same and result.reasons["version_conflict"] == 1.0
+        assert result.summary().split(": ")[1].startswith("version_conflict 1.00")
+    strict = Thresholds(same=0.95, review=0.6)
+    live = score_tracks(replace(KARMA, title="Karma Police (Live)"), KARMA, strict)
+    assert live.verdict == "review" and live.score < 0.95
+
+
+def test_different_parts_stay_apart() -> None:
+    for x, y in (("Another Brick in the Wall, Pt. 1", "Another Brick in the Wall, Pt. 2"),
+                 ("Shine On You Crazy Diamond (Part One)", "Shine On You Crazy Diamond (Part Two)"),
+                 ("Suite, Vol. II", "Suite, Vol. 3")):  # fmt: skip
+        result = score_tracks(replace(KARMA, title=x), replace(KARMA, title=y))
+        assert result.verdict == "review" and result.score < Thresholds().same, (x, y, result.summary())
+        assert result.reasons["version_conflict"] == 1.0
+    # the same part written two ways, and a mistyped number that no part word announces
+    for x, y in (("Shine On (Part I)", "Shine On (Part 1)"), ("Highway 49", "Highway 499")):
+        result = score_tracks(replace(KARMA, title=x), replace(KARMA, title=y))
+        assert result.verdict == "same" and "version_conflict" not in result.reasons, (x, y)
+
+
+def test_plain_and_remastered_are_the_same_recording() -> None:
+    for title in ("Karma Police (Remastered 2017)", "Karma Police - 2017 Remaster", "Karma Police (Deluxe Edition)"):
+        result = score_tracks(KARMA, replace(KARMA, title=title))
+        assert result.verdict == "same" and "version_conflict" not in result.reasons, title
+
+
+def test_an_equal_isrc_does_not_merge_a_version_conflict() -> None:
+    a = TrackRecord("Karma Police (Live)", "Radiohead", isrc="GBAYE9700170")
+    result = score_tracks(a, replace(a, title="Karma Police (Remix)"))
+    assert result.verdict == "review" and result.score < Thresholds().same
+    assert result.reasons["isrc"] == 1.0 and result.reasons["version_conflict"] == 1.0
+
+
+def test_a_missing_title_is_no_version_conflict() -> None:
+    # "(untitled)" says nothing about the version either: proposed, not flagged
+    result = score_tracks(replace(KARMA, title="Karma Police (Live)"), replace(KARMA, title="(untitled)"))
+    assert result.verdict == "review" and result.score == 1.0
+    assert set(result.reasons) == {"artist", "album", "duration", "track_number", "year"}
+
+
+def test_album_versions_and_volumes_are_named_conflicts() -> None:
+    for x, y in (("Greatest Hits, Vol. 1", "Greatest Hits, Vol. 2"), ("Alive (Live)", "Alive (Remix)")):
+        result = score_albums(AlbumRecord(x, "Queen", 1990), AlbumRecord(y, "Queen", 1990))
+        assert result.verdict == "review" and result.score < Thresholds().same, (x, y, result.summary())
+        assert result.reasons["version_conflict"] == 1.0
 
 
 def test_same_title_on_a_different_album_is_not_merged() -> None:
@@ -127,7 +187,7 @@ def test_stuffed_title_of_another_song_by_the_same_artist_and_album_is_not_merge
 def test_version_words_in_a_stuffed_title_still_veto() -> None:
     live = TrackRecord("Northern Lights (Live) Harbour Kites Salt and Glass $ 1.29 4:05")
     result = score_tracks(CLEAN, live)
-    assert result.verdict != "same" and result.reasons.get("version") == 0.0
+    assert result.verdict != "same" and result.reasons.get("version_conflict") == 1.0
 
 
 def test_title_and_one_field_is_too_little() -> None:
