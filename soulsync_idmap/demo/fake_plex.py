@@ -44,17 +44,10 @@ class _Entry:
     children: list[int] = field(default_factory=list)
 
 
-def _guid(item: ServerItem) -> str:
+def _guid(kind: str, *names: str | None) -> str:
     """Plex's metadata id: the agent's, from what the item is, not from its ratingKey (a re-key keeps it)."""
-    names: tuple[str | None, ...]
-    if isinstance(item, ServerArtist):
-        names = (item.name,)
-    elif isinstance(item, ServerAlbum):
-        names = (item.title, item.artist_name)
-    else:
-        names = (item.title, item.artist_name, item.album_title)
-    what = "\x1f".join((item.kind, *(n or "" for n in names)))
-    return f"plex://{item.kind}/{hashlib.sha1(what.encode()).hexdigest()[:24]}"
+    what = "\x1f".join((kind, *(n or "" for n in names)))
+    return f"plex://{kind}/{hashlib.sha1(what.encode()).hexdigest()[:24]}"
 
 
 def _epoch(value: Any) -> int:
@@ -251,11 +244,21 @@ class FakePlex(LoopbackServer):
             return None
         return entry.item.name if isinstance(entry.item, ServerArtist) else getattr(entry.item, "title", None)
 
+    def _guid(self, entry: _Entry) -> str:
+        item = entry.item
+        if isinstance(item, ServerArtist):
+            return _guid("artist", item.name)
+        if isinstance(item, ServerAlbum):
+            return _guid("album", item.title, self._name(entry.parent))
+        assert isinstance(item, ServerTrack)
+        numbers = (str(item.disc_number), str(item.track_number))
+        return _guid("track", item.title, self._name(entry.parent), self._name(entry.grandparent), *numbers)
+
     def _render(self, entry: _Entry) -> str:
         item = entry.item
         common: dict[str, str | None] = {
             "ratingKey": str(entry.key),
-            "guid": item.guid or _guid(item),
+            "guid": item.guid or self._guid(entry),
             "addedAt": str(_epoch(item.added_at)),
             "updatedAt": str(_epoch(item.updated_at or item.added_at)),
         }

@@ -63,6 +63,7 @@ class Artist(SQLModel, table=True):
     match_key: str = Field(index=True)
     alt_key: str | None = Field(default=None, index=True)
     mbid: str | None = Field(default=None, index=True, max_length=64)
+    guid: str | None = Field(default=None, max_length=200)
     origin_server_id: int | None = None
     created_at: datetime
     updated_at: datetime
@@ -79,6 +80,7 @@ class Album(SQLModel, table=True):
     artist_name: str | None = None
     year: int | None = None
     mbid: str | None = Field(default=None, index=True, max_length=64)
+    guid: str | None = Field(default=None, max_length=200)
     origin_server_id: int | None = None
     created_at: datetime
     updated_at: datetime
@@ -111,6 +113,7 @@ class Track(SQLModel, table=True):
     duration_ms: int | None = None
     year: int | None = None
     mbid: str | None = Field(default=None, max_length=64)
+    guid: str | None = Field(default=None, max_length=200)
     isrc: str | None = Field(default=None, max_length=32)
     path: str | None = None
     origin_server_id: int | None = None

@@ -19,6 +19,7 @@ class ArtistRecord:
     name: str
     sort_name: str | None = None
     mbid: str | None = None
+    guid: str | None = None  # the server's own metadata id (plex://...): equal ones decide
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class AlbumRecord:
     artist: str | None = None
     year: int | None = None
     mbid: str | None = None
+    guid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,7 @@ class TrackRecord:
     mbid: str | None = None
     isrc: str | None = None
     path: str | None = None  # already prefix-mapped
+    guid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,9 +113,20 @@ def _ids(a_id: str | None, b_id: str | None, name: str) -> MatchScore | None:
     return None
 
 
+def _decided(
+    a: ArtistRecord | AlbumRecord | TrackRecord, b: ArtistRecord | AlbumRecord | TrackRecord
+) -> MatchScore | None:
+    """Ids decide: different MusicBrainz ids rule a match out, equal ones or an equal server
+    metadata id (a guid) make it. Different guids decide nothing (two servers' agents may disagree)."""
+    decided = _ids(a.mbid, b.mbid, "mbid")
+    if decided is None and a.guid and a.guid == b.guid:
+        return MatchScore(1.0, "same", {"guid": 1.0})
+    return decided
+
+
 def score_artists(a: ArtistRecord, b: ArtistRecord, thresholds: Thresholds | None = None) -> MatchScore:
     t = thresholds or DEFAULT
-    decided = _ids(a.mbid, b.mbid, "mbid")
+    decided = _decided(a, b)
     if decided is not None:
         return decided
     names_a = {normalize_artist(n) for n in (a.name, a.sort_name) if n}
@@ -129,7 +140,7 @@ def score_artists(a: ArtistRecord, b: ArtistRecord, thresholds: Thresholds | Non
 
 def score_albums(a: AlbumRecord, b: AlbumRecord, thresholds: Thresholds | None = None) -> MatchScore:
     t = thresholds or DEFAULT
-    decided = _ids(a.mbid, b.mbid, "mbid")
+    decided = _decided(a, b)
     if decided is not None:
         return decided
     ta, tb = split_title(a.title), split_title(b.title)
@@ -195,7 +206,7 @@ class _Titles(NamedTuple):
 def score_tracks(a: TrackRecord, b: TrackRecord, thresholds: Thresholds | None = None) -> MatchScore:
     """Equal ids decide; then the same file, an equal ISRC, and the weighted fields, in that order."""
     t = thresholds or DEFAULT
-    decided = _ids(a.mbid, b.mbid, "mbid")
+    decided = _decided(a, b)
     if decided is not None:
         return decided
     # Only a record missing a field can have stuffed it into its title: the cuts cost more

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from rapidfuzz import fuzz
 from sqlalchemy import Connection, Row, and_, or_, select
 
-from ..mapping.bulk import one_array
+from ..mapping.bulk import chunked, one_array
 from ..mapping.store import table
 from ..matching import (
     AlbumRecord,
@@ -53,7 +53,6 @@ __all__ = [
 Record = ArtistRecord | AlbumRecord | TrackRecord
 PER_KEY_CAP = 200
 SIBLING_DURATION_MS = 3_000
-_CHUNK = 5_000
 _PREFIX_CHUNK = 200  # key ranges per query
 # Leading characters of an album key that also find its typo'd spellings ("Caledonia Catheidral").
 ALBUM_PREFIX = 6
@@ -72,11 +71,6 @@ class Incoming:
     path: str | None
     tail: str | None
     parents: dict[str, str | None] = field(default_factory=dict)
-
-
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
 
 
 def _rows_where(conn: Connection, kind: str, column: str, values: set[Any]) -> list[Row[Any]]:
@@ -324,9 +318,8 @@ def near_albums(conn: Connection, keys: set[str]) -> dict[str, list[str]]:
     album = table("album")
     found: dict[str, list[str]] = defaultdict(list)
     ordered = sorted(wanted)
-    for start in range(0, len(ordered), _PREFIX_CHUNK):
-        ranges = [and_(album.c.match_key >= p, album.c.match_key < p + "\uffff")
-                  for p in ordered[start : start + _PREFIX_CHUNK]]  # fmt: skip
+    for prefixes in chunked(ordered, _PREFIX_CHUNK):
+        ranges = [and_(album.c.match_key >= p, album.c.match_key < p + "\uffff") for p in prefixes]
         for uuid, stored in conn.execute(select(album.c.uuid, album.c.match_key).where(or_(*ranges))):
             for key in wanted.get(stored[:ALBUM_PREFIX], ()):
                 if key != stored and len(found[key]) < PER_KEY_CAP and text_similarity(key, stored) >= NEAR_ALBUM:
@@ -345,8 +338,7 @@ def artistless_tracks(conn: Connection, names: set[str], columns: Sequence[str])
     track = table("track")
     found: dict[str, list[Any]] = defaultdict(list)
     ordered = sorted(names)
-    for start in range(0, len(ordered), _PREFIX_CHUNK):
-        chunk = ordered[start : start + _PREFIX_CHUNK]
+    for chunk in chunked(ordered, _PREFIX_CHUNK):
         ranges = [and_(track.c.alt_key >= f"{n} ", track.c.alt_key < f"{n}!") for n in chunk]
         query = select(*(track.c[c] for c in dict.fromkeys((*columns, "alt_key")))).where(or_(*ranges))
         for row in conn.execute(query):
@@ -399,7 +391,7 @@ def _select_in(conn: Connection, kind: str, columns: Sequence[str], column: str,
         return []
     entity = table(kind)
     out: list[Row[Any]] = []
-    for chunk in _chunks(sorted(values)):
+    for chunk in chunked(sorted(values)):
         # IS NOT NULL changes nothing (IN never matches NULL) but lets the partial indexes serve
         where = (entity.c[column].in_(one_array(conn, chunk)), entity.c[column].is_not(None))
         out.extend(conn.execute(select(*(entity.c[c] for c in columns)).where(*where)))
@@ -422,7 +414,7 @@ def _uuids_by_path_tail(conn: Connection, tails: set[str]) -> dict[str, list[str
     """Track UUIDs linked (on any server) to a file with one of these path tails, by tail."""
     link = table("link")
     found: dict[str, list[str]] = defaultdict(list)
-    for chunk in _chunks(sorted(tails)):
+    for chunk in chunked(sorted(tails)):
         query = select(link.c.uuid, link.c.path_tail).where(
             link.c.kind == "track", link.c.path_tail.in_(one_array(conn, chunk)), link.c.path_tail.is_not(None)
         )
@@ -435,7 +427,7 @@ def _uuids_by_guid(conn: Connection, kind: str, guids: set[str]) -> dict[Any, li
     """Entities another link (any server, also a gone one) knows by the same server metadata id."""
     link = table("link")
     found: dict[Any, list[str]] = defaultdict(list)
-    for chunk in _chunks(sorted(guids)):
+    for chunk in chunked(sorted(guids)):
         query = select(link.c.uuid, link.c.guid).where(
             link.c.kind == kind, link.c.guid.in_(one_array(conn, chunk)), link.c.guid.is_not(None)
         )
@@ -455,7 +447,7 @@ def _linked_here(conn: Connection, server_id: int, kind: str, uuids: set[str]) -
         return set()
     link = table("link")
     taken: set[str] = set()
-    for chunk in _chunks(sorted(uuids)):
+    for chunk in chunked(sorted(uuids)):
         query = select(link.c.uuid, link.c.server_id, link.c.kind, link.c.gone_at).where(
             link.c.uuid.in_(one_array(conn, chunk))
         )

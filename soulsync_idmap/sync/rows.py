@@ -35,10 +35,10 @@ __all__ = [
 # what matching reads of a stored row, the fingerprint (every item attribute but the id
 # and timestamps). A new field is a dataclass attribute, a column here, and a migration.
 ITEM_COLUMNS: dict[str, tuple[str, ...]] = {
-    "artist": ("name", "sort_name", "mbid"),
-    "album": ("title", "artist_name", "year", "mbid"),
+    "artist": ("name", "sort_name", "mbid", "guid"),
+    "album": ("title", "artist_name", "year", "mbid", "guid"),
     "track": ("title", "album_title", "artist_name", "track_number", "disc_number", "duration_ms", "year", "mbid",
-              "isrc"),
+              "isrc", "guid"),
 }  # fmt: skip
 DERIVED_COLUMNS: dict[str, tuple[str, ...]] = {
     "artist": ("match_key", "alt_key"),
@@ -79,9 +79,12 @@ _RECORD_FROM_ROW = {
     for kind, cls in _RECORDS.items()
 }
 _RECORD_FROM_ITEM = {
-    kind: (cls, operator.attrgetter(*(c for c in _record_columns(kind) if c != "path")))
+    kind: (cls, tuple(c for c in _record_columns(kind) if c != "path"),
+           operator.attrgetter(*(c for c in _record_columns(kind) if c != "path")))
     for kind, cls in _RECORDS.items()
-}
+}  # fmt: skip
+_RECORD_NAMES = {kind: {c: f.name for c, f in zip(_record_columns(kind), dataclasses.fields(cls), strict=True)}
+                 for kind, cls in _RECORDS.items()}  # fmt: skip
 LINK_FIELDS = ("name", "parent_native_id", "path", "path_tail", "guid")
 
 
@@ -118,13 +121,12 @@ def mapped_path(item: ServerItem, path_map: tuple[tuple[str, str], ...]) -> str 
 
 def item_record(item: ServerItem, path: str | None) -> ArtistRecord | AlbumRecord | TrackRecord:
     """The matching record of an incoming item (``path``: its mapped path)."""
-    cls, values = _RECORD_FROM_ITEM[item.kind]
+    cls, columns, values = _RECORD_FROM_ITEM[item.kind]
+    names = _RECORD_NAMES[item.kind]
+    fields = {names[c]: v for c, v in zip(columns, values(item), strict=True)}
     if cls is TrackRecord:
-        return TrackRecord(*(*values(item), path))  # the path is the record's last field (checked below)
-    return cls(*values(item))
-
-
-assert _record_columns("track")[-1] == "path"
+        fields["path"] = path
+    return cls(**fields)
 
 
 def row_record(kind: str, row: Sequence[Any]) -> ArtistRecord | AlbumRecord | TrackRecord:

@@ -278,3 +278,16 @@ def test_a_placeholder_album_is_no_album() -> None:
     assert score_tracks(a, replace(a, album="Violent Femmes (unknown)")).verdict == "same"
     m = score_tracks(a, replace(a, album="(1983)"))
     assert m.verdict == "same" and "album" not in m.reasons
+
+
+def test_an_equal_server_metadata_id_decides_unless_musicbrainz_ids_differ() -> None:
+    guid = "plex://track/5d07cdd1403c640290f6f1a1"
+    retagged = TrackRecord("Retitled", "Somebody", "Elsewhere", 100_000, guid=guid)
+    assert score_tracks(replace(AIRBAG, guid=guid), retagged).verdict == "same"
+    assert score_tracks(replace(AIRBAG, guid=guid), retagged).reasons == {"guid": 1.0}
+    other_recording = replace(retagged, mbid="00000000-0000-4000-8000-000000000001")
+    assert score_tracks(replace(AIRBAG, guid=guid, mbid="6b9a509f-6907-4a6e-9345-2f12da09ba4b"),
+                        other_recording).verdict == "different"  # fmt: skip
+    # two servers' agents may disagree: different guids decide nothing
+    assert score_tracks(replace(AIRBAG, guid=guid), replace(AIRBAG, guid="plex://track/other")).verdict == "same"
+    assert score_tracks(replace(AIRBAG, guid=guid), replace(retagged, guid="plex://track/other")).verdict != "same"

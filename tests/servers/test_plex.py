@@ -75,7 +75,7 @@ def test_real_captures_parse(captured: CapturedPlex) -> None:
         native_id="3609", title="可能否", album_id="3608", artist_id="3605", artist_name="木小雅", album_title="可能否",
         track_number=1, disc_number=1, duration_ms=227944, year=2018, mbid=None, isrc=None,
         path="/volume1/music/木小雅/可能否/可能否.mp3", added_at=datetime.fromtimestamp(1638002162, UTC),
-        updated_at=datetime.fromtimestamp(1711289822, UTC),
+        updated_at=datetime.fromtimestamp(1711289822, UTC), guid="plex://track/6344359ca5c478aa2b7a54b8",
     )  # fmt: skip
     # One request per listing page: no per-item reloads.
     listing = [r for r in captured.requests if r.path.startswith("/library/metadata")]
@@ -186,3 +186,14 @@ def test_sync_through_the_cli(idmap: Invoke, fake: FakePlex, library: Path) -> N
     finally:
         library.write_text(backup)
         fake.reload()
+
+
+def test_plex_metadata_guids_are_read_and_local_ones_are_not(fake: FakePlex) -> None:
+    from xml.etree import ElementTree
+
+    plex = _adapter(fake.url)
+    tracks = list(plex.iter_tracks())
+    assert all(t.guid and t.guid.startswith("plex://track/") for t in tracks)
+    assert len({t.guid for t in tracks}) == len(tracks)
+    local = ElementTree.fromstring('<Track ratingKey="7" guid="local://7" title="x" type="track"/>')
+    assert plex._item("track", local).guid is None  # tied to this server's database, not to the item

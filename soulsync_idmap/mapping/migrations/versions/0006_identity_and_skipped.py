@@ -20,8 +20,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("server") as batch:
         batch.add_column(sa.Column("removed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
-    with op.batch_alter_table("link") as batch:
-        batch.add_column(sa.Column("guid", sa.String(length=200), nullable=True))
+    for table in ("artist", "album", "track", "link"):
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column("guid", sa.String(length=200), nullable=True))
     where = sa.text("guid IS NOT NULL")
     op.create_index("ix_link_guid", "link", ["guid"], unique=False, sqlite_where=where, postgresql_where=where)
     with op.batch_alter_table("sync_run") as batch:
@@ -46,7 +47,8 @@ def downgrade() -> None:
         batch.drop_column("skipped")
         batch.drop_column("relinked")
     op.drop_index("ix_link_guid", table_name="link")
-    with op.batch_alter_table("link") as batch:
-        batch.drop_column("guid")
+    for table in ("artist", "album", "track", "link"):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("guid")
     with op.batch_alter_table("server") as batch:
         batch.drop_column("removed_at")
