@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
@@ -25,9 +28,14 @@ COLUMNS = ("seen", "new", "merged", "queued", "updated", "unchanged", "gone", "r
     default=0.0,
     help="Seconds to wait for another running sync of this database.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON: one object per server.")
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the items that could not be stored, and why, to this file (JSON Lines).",
+)
 @pass_app
-def sync(app: AppContext, names: tuple[str, ...], full: bool, wait: float, as_json: bool) -> None:
+def sync(app: AppContext, names: tuple[str, ...], full: bool, wait: float, as_json: bool, report: Path | None) -> None:
     """Sync the named servers (default: all), linking every item to a UUID."""
     wanted = list(names) or [s.name for s in app.store.servers()]
     if not wanted:
@@ -50,6 +58,8 @@ def sync(app: AppContext, names: tuple[str, ...], full: bool, wait: float, as_js
             results = sync_servers(app.store, wanted, app.config, options, progress)
     else:
         results = sync_servers(app.store, wanted, app.config, options, None)
+    if report is not None:
+        _write_report(report, results)
     if as_json:
         emit_json([{"server": r.server, "mode": r.mode, "status": r.status, "ok": r.ok, "error": r.error,
                     **r.counts.as_dict()} for r in results])  # fmt: skip
@@ -60,6 +70,19 @@ def sync(app: AppContext, names: tuple[str, ...], full: bool, wait: float, as_js
         raise SyncFailed(str(failed[0].error))
     if failed:
         raise SyncFailed(f"{len(failed)} of {len(results)} servers failed: {', '.join(r.server for r in failed)}")
+
+
+def _write_report(path: Path, results: list[SyncResult]) -> None:
+    """One JSON object a line per skipped item: server, kind, native id, name, reason."""
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            for r in results:
+                for s in r.skipped:
+                    row = {"server": r.server, "kind": s.kind, "native_id": s.native_id, "name": s.name,
+                           "reason": s.reason}  # fmt: skip
+                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the report {path}: {exc.strerror}") from None
 
 
 def _summary(results: list[SyncResult]) -> None:

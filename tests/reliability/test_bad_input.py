@@ -118,3 +118,22 @@ def test_duplicate_ids_are_skipped_with_a_warning_not_lost_silently(idmap: Invok
 def test_children_of_unknown_parents_are_still_linked(idmap: Invoke, tmp_path: Path) -> None:
     snap = write_jsonl(tmp_path / "s.jsonl", [{"kind": "track", "id": "t", "name": "Orphan", "album_id": "nope"}])
     assert json.loads(_sync(idmap, snap).output)[0]["new"] == 1
+
+
+def test_sync_report_lists_every_skipped_item_and_why(idmap: Invoke, tmp_path: Path) -> None:
+    snap = tmp_path / "s.jsonl"
+    snap.write_text(
+        '{"kind":"artist","id":"a","name":"A"}\n{"kind":"track","id":"","name":"x"}\n'
+        '{"kind":"track","id":"t","name":""}\n{"kind":"track","id":"u","name":"Fine"}\n',
+        encoding="utf-8",
+    )
+    idmap("servers", "add", "snapshot", "s", "--url", str(snap))
+    report = tmp_path / "skipped.jsonl"
+    result = idmap("sync", "s", "--report", str(report))
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
+    assert [(r["server"], r["kind"], r["native_id"]) for r in rows] == [("s", "track", None), ("s", "track", "t")]
+    assert all(r["reason"].startswith("line ") for r in rows)
+    again = idmap("sync", "s", "--full", "--json")  # skipped again (still bad), nothing else happens
+    summary = json.loads(again.stdout)[0]
+    assert (summary["skipped"], summary["new"], summary["gone"]) == (2, 0, 0)
