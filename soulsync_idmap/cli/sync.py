@@ -7,8 +7,21 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import SyncFailed
 from ..sync import SyncOptions, SyncResult, sync_servers
@@ -45,17 +58,8 @@ def sync(app: AppContext, names: tuple[str, ...], full: bool, wait: float, as_js
     options = SyncOptions.from_config(app.config, full=full, lock_wait=wait)
     results: list[SyncResult] = []
     if is_terminal() and not as_json:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,}"),
-                      TimeElapsedColumn(), transient=True) as bar:  # fmt: skip
-            tasks: dict[tuple[str, str], TaskID] = {}
-
-            def progress(server: str, phase: str, done: int) -> None:
-                key = (server, phase)
-                if key not in tasks:
-                    tasks[key] = bar.add_task(f"{server}: {phase}", total=None)
-                bar.update(tasks[key], completed=done)
-
-            results = sync_servers(app.store, wanted, app.config, options, progress)
+        with _ProgressView() as view:
+            results = sync_servers(app.store, wanted, app.config, options, view)
     else:
         results = sync_servers(app.store, wanted, app.config, options, None)
     if report is not None:
@@ -70,6 +74,50 @@ def sync(app: AppContext, names: tuple[str, ...], full: bool, wait: float, as_js
         raise SyncFailed(str(failed[0].error))
     if failed:
         raise SyncFailed(f"{len(failed)} of {len(results)} servers failed: {', '.join(r.server for r in failed)}")
+
+
+class _Rate(ProgressColumn):
+    """Items a second, once there are some."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:,.0f}/s" if task.speed else "", style="progress.data.speed")
+
+
+class _ProgressView:
+    """Each phase of each server as a line: done of total, percent, rate and time left where the
+    total is known; a finished phase stops (it is complete when the next one starts)."""
+
+    def __init__(self) -> None:
+        self.bar = Progress(
+            SpinnerColumn(finished_text="[green]✓"),
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=24),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            _Rate(),
+            TimeRemainingColumn(),
+            TimeElapsedColumn(),
+            transient=True,
+        )
+        self.tasks: dict[tuple[str, str], TaskID] = {}
+        self.current: TaskID | None = None
+
+    def __enter__(self) -> _ProgressView:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(None, None, None)
+
+    def __call__(self, server: str, phase: str, done: int, total: int | None = None) -> None:
+        key = (server, phase)
+        if key not in self.tasks:
+            if self.current is not None:  # the phase before is over
+                task = self.bar.tasks[self.current]
+                self.bar.update(self.current, total=task.completed, completed=task.completed)
+            self.tasks[key] = self.bar.add_task(f"{server}: {phase}", total=total)
+        self.current = self.tasks[key]
+        self.bar.update(self.current, completed=done, total=total)
 
 
 def _write_report(path: Path, results: list[SyncResult]) -> None:

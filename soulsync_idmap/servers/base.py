@@ -184,6 +184,11 @@ class MediaServer(Protocol):
 
     def all_ids(self, kind: EntityKind) -> Iterator[str]: ...
 
+    def total(self, kind: EntityKind) -> int | None:
+        """How many items of ``kind`` the full listing holds, where the server says so cheaply
+        (for progress only: a total is never trusted for anything else). None: unknown."""
+        return None
+
     def fetch(self, kind: EntityKind, native_ids: Sequence[str]) -> Iterator[ServerItem]:
         """The items of ``kind`` with these native ids (those that exist; in any order).
 

@@ -378,6 +378,7 @@ class SnapshotServer(MediaServer):
         self.skipped: list[Skipped] = []
         self._names: tuple[dict[str, str], dict[str, str]] | None = None
         self._ids: tuple[tuple[int, int], dict[str, list[str]]] | None = None  # (file key, ids per kind)
+        self._counts: tuple[tuple[int, int], dict[str, int]] | None = None
 
     def instance_id(self) -> str:
         return "snapshot:" + hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:16]
@@ -405,6 +406,18 @@ class SnapshotServer(MediaServer):
     def iter_tracks(self) -> Iterator[ServerTrack]:
         names = self._parent_names()
         return only(read_snapshot(self.path, frozenset({"track"}), names, self.skipped), ServerTrack)
+
+    def total(self, kind: EntityKind) -> int | None:
+        """Lines of the kind, counted without parsing them (progress only)."""
+        if self._counts is None or self._counts[0] != self._file_key():
+            counts: dict[str, int] = dict.fromkeys(KINDS, 0)
+            with _open(self.path) as handle:
+                for data in handle:
+                    sniff = _KIND_SNIFF.search(data.decode("utf-8", "replace"))
+                    if sniff is not None:
+                        counts[sniff.group(1)] += 1
+            self._counts = (self._file_key(), counts)
+        return self._counts[1][kind]
 
     def unchanged_since(self, watermark: datetime) -> bool:
         """True when the file was not modified after ``watermark``: nothing changed or left."""

@@ -16,10 +16,10 @@ import gc
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, exists, func, select, update
 
@@ -39,7 +39,16 @@ from .reader import read_ahead
 __all__ = ["Progress", "SyncOptions", "SyncResult", "ingest", "sync_server", "sync_servers"]
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str, str, int], None]  # (server, phase, items done in phase)
+
+
+class Progress(Protocol):
+    """Told as a sync goes: the server, the phase ("artists", "tracks", "changes", "building
+    indexes"...), items done in the phase, and the phase's total where it is known (the
+    server's own count, or the id listing's length)."""
+
+    def __call__(self, server: str, phase: str, done: int, total: int | None = None) -> None: ...
+
+
 SKIPPED_LOGGED = 20  # warnings for skipped items per run; the rest are counted in one line
 
 
@@ -166,12 +175,13 @@ class _Run:
             return conn.execute(select(entity.c.uuid).where(~live).limit(1)).first() is not None
 
     def ingest(self, items: Iterable[ServerItem], phase: str | None, seen: dict[str, list[tuple[str, ...]]] | None,
-               *, first: bool = False) -> None:  # fmt: skip
+               *, first: bool = False, totals: dict[str, int | None] | None = None) -> None:  # fmt: skip
         """Write ``items`` (parents first), batch by batch, each batch one transaction.
 
         On a server's ``first`` sync every item is inserted: the reader works out its keys.
         Without a ``phase`` name, progress is reported per kind ("artists", "albums", "tracks").
         ``seen`` collects the native ids written, per kind (for removal detection).
+        ``totals``: each phase's total, where known (for progress).
         """
         done: dict[str, int] = {}
         written: dict[str, int] = {}  # batches per kind
@@ -189,7 +199,7 @@ class _Run:
                 # list of a million ids would be walked by every full collection
                 seen[kind].append(tuple(p.item.native_id for p in batch))
             if self.progress:
-                self.progress(self.server.name, name, number)
+                self.progress(self.server.name, name, number, (totals or {}).get(name))
 
     def _analyze(self, kind: str) -> None:
         """Refresh PostgreSQL's statistics as the tables grow (after batches 1, 2, 4, 8...).
@@ -213,11 +223,16 @@ class _Run:
             deferred = first and conn.execute(select(link.c.id).limit(1)).first() is None
             if deferred:
                 drop_deferrable(conn)  # built at the end, with any an interrupted first sync left out
+        totals: dict[str, int | None] = {}
         if not first:
             # Reconcile before minting: what disappeared from the listing is known before any
             # new item is matched, so a re-keyed item takes its old entity (a relink).
             for kind in KINDS:
-                self.released[kind] = self._released(kind, list(adapter.all_ids(kind)))
+                listed = list(adapter.all_ids(kind))
+                totals[f"{kind}s"] = len(listed)
+                self.released[kind] = self._released(kind, listed)
+        else:
+            totals = {f"{kind}s": adapter.total(kind) for kind in KINDS}
 
         def every() -> Iterator[ServerItem]:
             # One read-ahead for the three kinds: the reader goes on to the albums while the
@@ -227,12 +242,14 @@ class _Run:
             yield from adapter.iter_tracks()
 
         try:
-            self.ingest(every(), None, seen, first=first)
+            self.ingest(every(), None, seen, first=first, totals=totals)
         finally:
             if deferred:
                 if self.progress:
-                    self.progress(self.server.name, "building indexes", 0)
+                    self.progress(self.server.name, "building indexes", 0, None)
                 restore_indexes(self.store.engine)
+                if self.progress:
+                    self.progress(self.server.name, "building indexes", 1, 1)
         skipped = self._take_skipped(adapter)
         for kind in KINDS:
             # a skipped item is still on the server: its link (if it has one) is not gone
@@ -256,11 +273,13 @@ class _Run:
         for kind in KINDS:
             listed[kind] = list(adapter.all_ids(kind))
             if self.progress:
-                self.progress(self.server.name, f"{kind} ids", len(listed[kind]))
+                self.progress(self.server.name, f"{kind} ids", len(listed[kind]), len(listed[kind]))
             self.released[kind] = self._released(kind, listed[kind])
         missing: dict[str, list[str]] = {kind: self._unlinked(kind, listed[kind]) for kind in KINDS}
         if any(missing.values()):
-            self.ingest(_fetched(adapter, missing), "unlinked", None)
+            self.ingest(
+                _fetched(adapter, missing), "unlinked", None, totals={"unlinked": sum(map(len, missing.values()))}
+            )
         fetched = {(kind, native_id) for kind, ids in missing.items() for native_id in ids}
         since = watermark - self.options.watermark_margin
         changes = adapter.changed_since(since)
