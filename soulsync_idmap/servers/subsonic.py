@@ -255,17 +255,15 @@ class SubsonicServer:
                      .get("searchResult3") or {}).get(key) or []  # fmt: skip
             return [i for i in items if isinstance(i, dict)]
 
-        songs, ids = 0, set()
+        songs = listed = 0
         for item in self._paged(page):
-            if kind == "album":
-                songs += _count(item.get("songCount"))
-            elif kind == "track":
-                ids.add(str(item.get("id")))
+            songs += _count(item.get("songCount"))
+            listed += 1
             yield item
         if kind == "album":
             self._song_total = songs
         elif kind == "track":
-            self._check_songs(len(ids))
+            self._check_songs(listed)
 
     def _paged(self, page: Callable[[int], list[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
         """Every item of a paged call, to the first empty page (asked twice before it is believed).
