@@ -65,7 +65,7 @@ class Fault:
     ``empty`` makes of the answer (a listing page with no items, the total unchanged);
     ``outage`` closes the connection and stops the server for ``seconds``, then starts it
     again on the same port. ``path_prefix`` limits the fault to requests whose path starts
-    with it, ``query`` to requests with these query parameters (names in any case).
+    with it, ``query`` to requests with these query parameters or headers (names in any case).
     """
 
     kind: Literal["status", "delay", "drop", "refuse", "truncate", "empty", "outage"]
@@ -76,7 +76,9 @@ class Fault:
     query: tuple[tuple[str, str], ...] = ()
 
     def matches(self, request: Request) -> bool:
-        return request.path.startswith(self.path_prefix) and all(request.param(k) == v for k, v in self.query)
+        return request.path.startswith(self.path_prefix) and all(
+            v in (request.param(k), request.header(k)) for k, v in self.query
+        )
 
 
 class LoopbackServer:
