@@ -48,7 +48,7 @@ from .base import (
 )
 from .intake import Intake, Listing
 from .jellyfin_items import TYPES, Raw, is_type, items_of, native_id, to_album, to_artist, to_track, wire_date
-from .retry import RetryPolicy, retry_after_seconds
+from .retry import HTTPX_RETRYABLE, RetryPolicy, retry_after_seconds
 
 __all__ = ["DEFAULT_PAGE_SIZE", "ID_PAGE_SIZE", "JellyfinServer"]
 
@@ -161,8 +161,11 @@ class JellyfinServer:
             response = self._client.request(
                 method, self._base + path, params=params, json=json, content=content, headers=sent
             )
-        except httpx.TransportError as exc:  # refused, reset, timed out, cut off mid-body
+        except HTTPX_RETRYABLE as exc:  # refused, reset, timed out, cut off mid-body
             raise _Retry(self._scrub(f"{type(exc).__name__}: {exc}".rstrip(": "))) from None
+        except httpx.HTTPError as exc:  # no later try can succeed (a URL without a scheme...)
+            failure = self._scrub(f"{type(exc).__name__}: {exc}")
+            raise ServerUnreachable(f"{method} {path}: {failure}", server=self.name) from None
         status = response.status_code
         if status in allow:
             return response

@@ -38,7 +38,7 @@ from ..errors import (
 )
 from .base import EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack, Skipped, only
 from .intake import Intake, Listing
-from .retry import RetryPolicy, retry_after_seconds
+from .retry import REQUESTS_RETRYABLE, RetryPolicy, retry_after_seconds
 
 __all__ = ["PlexServer"]
 
@@ -132,7 +132,7 @@ class PlexServer:
                 failure, retry_after = f"HTTP {status}", self._retry_after
             except ParseError:
                 failure, retry_after = "a cut or unreadable XML body", None
-            except requests.RequestException as exc:  # refused, reset, timed out, cut off mid-body
+            except REQUESTS_RETRYABLE as exc:  # refused, reset, timed out, cut off mid-body
                 kind = "timed out" if isinstance(exc, requests.Timeout) else type(exc).__name__
                 failure, retry_after = f"{kind} talking to {self._config.url}", None
             except Exception as exc:  # anything else plexapi raised on what it was sent

@@ -19,13 +19,26 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import httpx
+import requests
+
 from ..errors import ServerUnreachable
 
-__all__ = ["DEFAULT_RETRY_SECONDS", "RetryPolicy", "Retrying", "retry_after_seconds"]
+__all__ = ["DEFAULT_RETRY_SECONDS", "HTTPX_RETRYABLE", "REQUESTS_RETRYABLE", "RetryPolicy", "Retrying",
+           "retry_after_seconds"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RETRY_SECONDS = 60.0
+# Failures of the connection that a later try may not meet: refused, reset, timed out, cut
+# off mid-body. A URL with no scheme or a bad proxy setting fails at once instead.
+HTTPX_RETRYABLE = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+REQUESTS_RETRYABLE = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 
 @dataclass(frozen=True)

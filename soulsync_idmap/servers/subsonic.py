@@ -35,6 +35,7 @@ from ..errors import (
     ConfigError,
     IncompleteListing,
     ServerError,
+    ServerUnreachable,
     Unsupported,
     excerpt,
 )
@@ -50,7 +51,7 @@ from .base import (
     read_datetime,
 )
 from .intake import Intake, Listing
-from .retry import RetryPolicy, retry_after_seconds
+from .retry import HTTPX_RETRYABLE, RetryPolicy, retry_after_seconds
 
 __all__ = ["SubsonicServer"]
 
@@ -178,8 +179,12 @@ class SubsonicServer:
                     after = retry_after_seconds(response.headers.get("Retry-After"))
                     raise _Retry(f"HTTP {response.status_code}", after)
                 return self._body(method, response)
-            except httpx.TransportError as exc:  # refused, reset, timed out, cut off mid-body
+            except HTTPX_RETRYABLE as exc:  # refused, reset, timed out, cut off mid-body
                 failure, retry_after = f"{type(exc).__name__} talking to {self._base}", None
+            except httpx.HTTPError as exc:  # no later try can succeed (a URL without a scheme...)
+                raise ServerUnreachable(
+                    f"{method}: {type(exc).__name__} talking to {self._base}", server=self.name
+                ) from None
             except _Retry as failed:
                 failure, retry_after = failed.failure, failed.retry_after
             retrying.wait(failure, retry_after)
@@ -227,8 +232,12 @@ class SubsonicServer:
                 else:
                     envelope = response.json().get("subsonic-response") or {}
                     break
-            except httpx.TransportError as exc:
+            except HTTPX_RETRYABLE as exc:
                 failure = f"{type(exc).__name__} talking to {self._base}"
+            except httpx.HTTPError as exc:
+                raise ServerUnreachable(
+                    f"ping: {type(exc).__name__} talking to {self._base}", server=self.name
+                ) from None
             except (ValueError, AttributeError):
                 if response.text.lstrip()[:1] != "{":
                     raise BadResponse("ping: not a Subsonic JSON response", server=self.name) from None
