@@ -13,14 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 
+from soulsync_idmap.config import Config
 from soulsync_idmap.demo.fake_jellyfin import FakeJellyfin
 from soulsync_idmap.demo.fake_plex import FakePlex
+from soulsync_idmap.mapping.store import Store, server_config
 from soulsync_idmap.servers.base import ServerConfig, ServerTrack, Skipped
 from soulsync_idmap.servers.jellyfin import JellyfinServer
 from soulsync_idmap.servers.plex import PlexServer
 from soulsync_idmap.servers.retry import RetryPolicy
 from soulsync_idmap.servers.subsonic import SubsonicServer
+from soulsync_idmap.sync import SyncOptions, SyncResult, sync_server
 from tests.support.fake_subsonic import FakeSubsonic
 from tests.support.gen_library import generate
 
@@ -249,3 +253,34 @@ def test_every_string_is_storable_and_skips_name_the_item() -> None:
         ("track", "t1", "no title and no file name", None),
     ]
     assert intake.repaired["cut to 500 characters"] == 1 and intake.repaired["NUL or lone surrogate removed"] == 1
+
+
+def test_a_sync_over_bad_items_links_every_good_one_on_both_backends(
+    store: Store, db_url: str, small: Path, tmp_path: Path
+) -> None:
+    """NUL characters once failed a PostgreSQL sync and an empty name failed every sync."""
+    with FakeJellyfin(small, token=TOKEN) as plain:
+        assert isinstance(plain, FakeJellyfin)
+        kinds = {plain.native_id("track", f"t{i}"): kind for i, kind in zip(range(3, 300, 40), KINDS, strict=False)}
+    twins = frozenset(n for n, kind in kinds.items() if kind == "duplicate id")
+    with FakeJellyfin(small, token=TOKEN, duplicates=twins, tamper=_jellyfin_tamper(kinds)) as fake:
+        assert isinstance(fake, FakeJellyfin)
+        store.add_server("jf", "jellyfin", fake.url, {"page_size": 100})
+
+        def sync() -> SyncResult:
+            adapter = JellyfinServer(server_config(store.server("jf"), {"token": TOKEN}), retry=NO_WAIT)
+            return sync_server(store, "jf", Config(tmp_path / "c.json"), SyncOptions(full=True), adapter=adapter)
+
+        first = sync()
+        assert first.ok, first.error
+        no_id = next(n for n, kind in kinds.items() if kind == "no id")
+        engine = create_engine(db_url)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT native_id, name FROM link WHERE kind = 'track' AND gone_at IS NULL"))
+            names = dict(rows.fetchall())
+        engine.dispose()
+        assert set(names) == {fake.native_id("track", f"t{i}") for i in range(300)} - {no_id}
+        nul = next(n for n, kind in kinds.items() if kind == "NUL")
+        assert names[nul] == "NulTitle"
+        again = sync()
+        assert again.ok and again.counts.new == 0 and again.counts.gone == 0
