@@ -12,18 +12,24 @@
         ├── ServerUnreachable    connection refused, DNS, timeouts, repeated 5xx/429
         ├── AuthError            401/403 or bad credentials
         ├── BadResponse          malformed payload, missing required fields (names the item)
+        │   └── IncompleteListing    a listing ended before the total the server claimed
         └── Unsupported          the server cannot do what was asked (e.g. image upload)
 
-The CLI turns every IdmapError into a one-line message and exit code 1.
+The CLI turns every IdmapError into a one-line message and exit code 1. ``scrub`` and
+``excerpt`` take secrets out of any text before it is cut, logged or stored.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
 
 __all__ = [
     "AuthError",
     "BadResponse",
     "ConfigError",
     "IdmapError",
+    "IncompleteListing",
     "NotFound",
     "ReviewError",
     "ServerError",
@@ -33,7 +39,27 @@ __all__ = [
     "SyncFailed",
     "SyncLocked",
     "Unsupported",
+    "excerpt",
+    "scrub",
 ]
+
+HIDDEN = "***"
+
+
+def scrub(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every secret (as sent: plain, URL-quoted, hex-encoded) replaced by ``***``."""
+    forms: set[str] = set()
+    for secret in secrets:
+        if secret and len(secret) >= 3:
+            forms.update({secret, quote(secret, safe=""), quote_plus(secret), secret.encode().hex()})
+    for form in sorted(forms, key=len, reverse=True):  # the longest first: a form may contain another
+        text = text.replace(form, HIDDEN)
+    return text
+
+
+def excerpt(text: str, secrets: Iterable[str | None], limit: int = 200) -> str:
+    """A one-line excerpt of a server's answer for an error: scrubbed first, then cut."""
+    return " ".join(scrub(text, secrets).split())[:limit]
 
 
 class IdmapError(Exception):
@@ -98,6 +124,13 @@ class AuthError(ServerError):
 
 class BadResponse(ServerError):
     """The server answered with something we cannot understand."""
+
+
+class IncompleteListing(BadResponse):
+    """A listing ended (an empty page, even when asked again) before the total the server claimed.
+
+    Nothing of the run may be marked gone: the rest of the library was never seen.
+    """
 
 
 class Unsupported(ServerError):

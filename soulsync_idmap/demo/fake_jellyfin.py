@@ -11,7 +11,10 @@ only with ``legacy_auth=True``, as on Jellyfin 12. Emby accepts all of them, ser
 numeric ids, the ``/emby`` prefix, no ``/UserViews``, and pages without ``StartIndex``.
 Besides the fault injection of ``LoopbackServer`` it can lie: ``lie_total`` inflates
 TotalRecordCount, ``repeat_items`` starts every later page that many items early, and
-``ignore_start_index`` always serves the first page.
+``ignore_start_index`` always serves the first page. It can serve bad items too:
+``duplicates`` lists those native ids twice (counted twice in the total, as a server with
+a broken index does), and ``tamper`` rewrites every listed item's DTO (an empty Name, no
+Id, NUL characters, absurd numbers...).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import re
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -78,6 +82,8 @@ class FakeJellyfin(LoopbackServer):
         lie_total: int = 0,
         repeat_items: int = 0,
         ignore_start_index: bool = False,
+        duplicates: frozenset[str] = frozenset(),
+        tamper: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         port: int = 0,
     ) -> None:
         super().__init__(port=port)
@@ -91,6 +97,8 @@ class FakeJellyfin(LoopbackServer):
         self.lie_total = lie_total
         self.repeat_items = repeat_items
         self.ignore_start_index = ignore_start_index
+        self.duplicates = duplicates
+        self.tamper = tamper
         self.library = JellyfinLibrary(
             flavor, server_id, [LibrarySpec(library_name, library), *extra_libraries], recording_ids=recording_ids
         )
@@ -275,7 +283,8 @@ class FakeJellyfin(LoopbackServer):
         has_user = request.param("userId") is not None or self._session(request) != Session(None, True)
 
         def render(entry: Entry) -> dict[str, Any]:
-            return self.library.dto(entry, fields, images=images, user_data=user_data and has_user)
+            dto = self.library.dto(entry, fields, images=images, user_data=user_data and has_user)
+            return self.tamper(dto) if self.tamper is not None else dto
 
         return self._page(request, chosen, len(chosen), render)
 
@@ -293,6 +302,8 @@ class FakeJellyfin(LoopbackServer):
         for index in reversed(range(len(sort_by))):
             descending = orders[min(index, len(orders) - 1)] if orders else False
             found.sort(key=_SORT_KEYS.get(sort_by[index], _SORT_KEYS["sortname"]), reverse=descending)
+        if self.duplicates:
+            found = [twin for e in found for twin in ([e, e] if e.native_id in self.duplicates else [e])]
         with self._state:
             self._sorted[cache_key] = found
         return found
@@ -314,6 +325,16 @@ class FakeJellyfin(LoopbackServer):
         if self.flavor == "jellyfin":
             body["StartIndex"] = int(request.param("StartIndex") or 0)
         return _json(body)
+
+    def empty(self, request: Request, response: Response) -> Response:
+        """The page with no items and the same TotalRecordCount (a server that lost its place)."""
+        try:
+            body = json.loads(response.body)
+        except ValueError:
+            return response
+        if isinstance(body, dict) and "Items" in body:
+            body["Items"] = []
+        return _json(body, response.status)
 
     # -- writes ------------------------------------------------------------------------
     def _upload(self, request: Request, session: Session, native: str) -> Response:

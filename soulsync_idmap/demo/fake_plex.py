@@ -8,7 +8,9 @@ with ``size``/``totalSize``/``offset``, artists and albums as ``Directory``, tra
 the X-Plex-Container-Start/Size headers or query parameters, ``{type}.updatedAt>>=`` and
 ``addedAt>>=`` filters, ``sort``, ``includeMeta=1``), ``/collections``, ``/library/metadata/{rk}``
 with any query, its ``/children`` and ``/allLeaves``, and poster uploads. The token is
-checked on every request (``X-Plex-Token`` header or query parameter).
+checked on every request (``X-Plex-Token`` header or query parameter). ``tamper`` rewrites
+the attributes of every item it renders (an empty title, no ratingKey, absurd numbers...),
+and the ``empty`` fault answers a listing page with no items and the same ``totalSize``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -65,6 +67,7 @@ class FakePlex(LoopbackServer):
         machine_identifier: str = "0f5c2bd2e1a04c7f9b6d3e8a1c2b4d6f8a0e2c4b",
         section_title: str = "Music",
         section_id: int = 3,
+        tamper: Callable[[dict[str, str | None]], dict[str, str | None]] | None = None,
         port: int = 0,
     ) -> None:
         super().__init__(port=port)
@@ -74,6 +77,7 @@ class FakePlex(LoopbackServer):
         self.section_id = section_id
         self.library = str(library)
         self.posters: dict[str, bytes] = {}
+        self.tamper = tamper
         self._state = threading.Lock()
         self.reload()
 
@@ -149,6 +153,15 @@ class FakePlex(LoopbackServer):
         if match:
             return self._several(int(key) for key in match.group(1).split(","))
         return Response(404, b"<html><body>404 Not Found</body></html>", "text/html")
+
+    def empty(self, request: Request, response: Response) -> Response:
+        """The listing page with no items, ``totalSize`` unchanged."""
+        text = response.body.decode("utf-8")
+        head = re.search(r"<MediaContainer[^>]*>", text)
+        if head is None:
+            return response
+        container = re.sub(r'\bsize="\d+"', 'size="0"', head.group(0))
+        return self._xml(f"{container}</MediaContainer>")
 
     def _xml(self, body: str) -> Response:
         return Response(200, ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode("utf-8"), XML)
@@ -274,7 +287,7 @@ class FakePlex(LoopbackServer):
                 "titleSort": item.sort_name or item.name,
                 "index": "1",
             }
-            return f"<Directory {_attrs(attrs)}>{guids}</Directory>"
+            return f"<Directory {_attrs(self._tampered(attrs))}>{guids}</Directory>"
         if isinstance(item, ServerAlbum):
             attrs = {
                 **common,
@@ -288,7 +301,7 @@ class FakePlex(LoopbackServer):
                 "leafCount": str(len(entry.children)),
                 "index": "1",
             }
-            return f"<Directory {_attrs(attrs)}>{guids}</Directory>"
+            return f"<Directory {_attrs(self._tampered(attrs))}>{guids}</Directory>"
         assert isinstance(item, ServerTrack)
         album_artist = self._name(entry.grandparent)
         track_artist = item.artist_name or self._track_artist(item)
@@ -323,7 +336,10 @@ class FakePlex(LoopbackServer):
                 f'<Media id="{entry.key}" duration="{item.duration_ms or 0}" audioChannels="2" audioCodec="flac" '
                 f'container="flac"><Part {_attrs(part)} /></Media>'
             )
-        return f"<Track {_attrs(attrs)}>{media}{guids}</Track>"
+        return f"<Track {_attrs(self._tampered(attrs))}>{media}{guids}</Track>"
+
+    def _tampered(self, attrs: dict[str, str | None]) -> dict[str, str | None]:
+        return self.tamper(attrs) if self.tamper is not None else attrs
 
     def _track_artist(self, item: ServerTrack) -> str | None:
         with_id = self._entries["artist"].get(item.artist_id or "")

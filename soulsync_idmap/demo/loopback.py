@@ -3,11 +3,14 @@
 The fake Plex and Jellyfin servers subclass ``LoopbackServer`` and implement
 ``handle(request) -> Response``. Faults are queued with ``inject`` and consumed one per
 request, so a test can say "the next three requests fail with 503" and see the adapter
-recover, or "drop the connection in the middle of the next page".
+recover, or "drop the connection in the middle of the next page", or "go away for ten
+seconds" (``outage``: the server stops listening, drops every open connection, and comes
+back on the same port).
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -56,15 +59,26 @@ class Fault:
 
     kind: ``status`` answers ``status`` (e.g. 500, 503, 429, 401); ``delay`` sleeps
     ``seconds`` before answering normally; ``drop`` sends the headers and half of the
-    body, then closes the connection; ``refuse`` closes the connection at once.
-    ``path_prefix`` limits the fault to requests whose path starts with it.
+    body, then closes the connection; ``refuse`` closes the connection at once;
+    ``truncate`` answers 200 with the first half of the body as a whole response (its
+    Content-Length says so: a proxy that cut the body); ``empty`` answers what the server's
+    ``empty`` makes of the answer (a listing page with no items, the total unchanged);
+    ``outage`` closes the connection and stops the server for ``seconds``, then starts it
+    again on the same port. ``path_prefix`` limits the fault to requests whose path starts
+    with it, ``query`` to requests with these query parameters or headers (names in any case).
     """
 
-    kind: Literal["status", "delay", "drop", "refuse"]
+    kind: Literal["status", "delay", "drop", "refuse", "truncate", "empty", "outage"]
     status: int = 500
     seconds: float = 0.0
     path_prefix: str = ""
     headers: tuple[tuple[str, str], ...] = ()
+    query: tuple[tuple[str, str], ...] = ()
+
+    def matches(self, request: Request) -> bool:
+        return request.path.startswith(self.path_prefix) and all(
+            v in (request.param(k), request.header(k)) for k, v in self.query
+        )
 
 
 class LoopbackServer:
@@ -78,10 +92,16 @@ class LoopbackServer:
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()
+        self.outages: list[threading.Thread] = []
 
     # -- to override -------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
         raise NotImplementedError
+
+    def empty(self, request: Request, response: Response) -> Response:
+        """``response`` as a listing page with no items (the ``empty`` fault); servers override it."""
+        return Response(response.status, b"", response.content_type, response.headers)
 
     # -- control -----------------------------------------------------------------------
     @property
@@ -100,13 +120,26 @@ class LoopbackServer:
         with self._lock:
             self.requests.clear()
 
-    def _next_fault(self, path: str) -> Fault | None:
+    def _next_fault(self, request: Request) -> Fault | None:
         with self._lock:
             for index, fault in enumerate(self._faults):
-                if path.startswith(fault.path_prefix):
+                if fault.matches(request):
                     del self._faults[index]
                     return fault
         return None
+
+    def outage(self, seconds: float) -> threading.Thread:
+        """Stop now (every open connection dropped) and start again on the same port after ``seconds``."""
+
+        def down_and_up() -> None:
+            self.stop()
+            time.sleep(seconds)
+            self.start()
+
+        thread = threading.Thread(target=down_and_up, daemon=True)
+        self.outages.append(thread)
+        thread.start()
+        return thread
 
     def start(self) -> LoopbackServer:
         server = self
@@ -118,6 +151,20 @@ class LoopbackServer:
 
             def log_message(self, format: str, *args: object) -> None:
                 return None
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with server._lock:
+                    server._connections.discard(self.connection)
+                super().finish()
+
+            def _cut(self) -> None:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -133,10 +180,11 @@ class LoopbackServer:
                 )
                 with server._lock:
                     server.requests.append(request)
-                fault = server._next_fault(split.path)
-                if fault is not None and fault.kind == "refuse":
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
+                fault = server._next_fault(request)
+                if fault is not None and fault.kind in ("refuse", "outage"):
+                    self._cut()
+                    if fault.kind == "outage":
+                        server.outage(fault.seconds)
                     return
                 if fault is not None and fault.kind == "delay":
                     time.sleep(fault.seconds)
@@ -152,6 +200,10 @@ class LoopbackServer:
                         response = server.handle(request)
                     except Exception as exc:  # a bug in a fake must show, not hang the client
                         response = Response(500, repr(exc).encode(), "text/plain")
+                if fault is not None and fault.kind == "empty":
+                    response = server.empty(request, response)
+                if fault is not None and fault.kind == "truncate":
+                    response = Response(200, response.body[: len(response.body) // 2], response.content_type)
                 self.send_response(response.status)
                 self.send_header("Content-Type", response.content_type)
                 self.send_header("Content-Length", str(len(response.body)))
@@ -161,8 +213,7 @@ class LoopbackServer:
                 if fault is not None and fault.kind == "drop":
                     self.wfile.write(response.body[: max(1, len(response.body) // 2)])
                     self.wfile.flush()
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self._cut()
                     return
                 if self.command != "HEAD":
                     self.wfile.write(response.body)
@@ -181,10 +232,16 @@ class LoopbackServer:
         return self
 
     def stop(self) -> None:
+        """Stop listening and drop every open connection, as a stopped server process does."""
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+        with self._lock:
+            connections, self._connections = self._connections, set()
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by its client
+                connection.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -195,4 +252,6 @@ class LoopbackServer:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        for thread in self.outages:
+            thread.join()
         self.stop()

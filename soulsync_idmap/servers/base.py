@@ -6,6 +6,7 @@ outside ``servers/`` imports plexapi or knows a server's JSON or XML.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,8 +23,11 @@ __all__ = [
     "ServerItem",
     "ServerTrack",
     "Skipped",
+    "clean_text",
     "only",
     "parse_datetime",
+    "read_datetime",
+    "title_from_path",
 ]
 
 EntityKind = Literal["artist", "album", "track"]
@@ -125,6 +129,8 @@ class ServerConfig:
     verify_tls: bool = True
     page_size: int | None = None
     timeout: float = 30.0
+    retry_seconds: float = 60.0
+    """How long one request keeps being retried (connection errors, 5xx, 429, cut bodies)."""
 
     def __repr__(self) -> str:  # never show secrets
         return f"ServerConfig(name={self.name!r}, kind={self.kind!r}, url={self.url!r})"
@@ -136,6 +142,40 @@ def parse_datetime(value: str) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def read_datetime(value: object) -> datetime | None:
+    """``parse_datetime`` for what a server sent: None for anything unreadable or out of range."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except (ValueError, OverflowError):
+        return None
+    return parsed if parsed.year > 1 else None  # .NET's DateTime.MinValue means unknown
+
+
+def clean_text(value: str) -> str:
+    """``value`` as every backend can store it: NUL characters dropped (PostgreSQL text
+    cannot hold them) and lone surrogates (from a JSON ``\\ud800`` escape, which no
+    database can encode) replaced by U+FFFD."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # pairs are joined, a lone half becomes one U+FFFD
+        value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
+def title_from_path(path: str | None) -> str | None:
+    """The file name without its extension, as servers show an untitled track."""
+    if not path:
+        return None
+    name = re.split(r"[\\/]", path.rstrip("/\\"))[-1]
+    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    stem = clean_text(stem).strip()
+    return stem or None
 
 
 ItemT = TypeVar("ItemT", ServerArtist, ServerAlbum, ServerTrack)

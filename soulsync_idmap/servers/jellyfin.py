@@ -16,26 +16,50 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 
 from .. import __version__
-from ..errors import AuthError, BadResponse, ConfigError, NotFound, ServerUnreachable, Unsupported
-from .base import EntityKind, MediaServer, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack, Skipped
+from ..errors import (
+    AuthError,
+    BadResponse,
+    ConfigError,
+    IncompleteListing,
+    NotFound,
+    ServerUnreachable,
+    Unsupported,
+    excerpt,
+    scrub,
+)
+from .base import (
+    EntityKind,
+    MediaServer,
+    ServerAlbum,
+    ServerArtist,
+    ServerConfig,
+    ServerItem,
+    ServerTrack,
+    Skipped,
+    clean_text,
+    only,
+)
+from .intake import Intake, Listing
 from .jellyfin_items import TYPES, Raw, is_type, items_of, native_id, to_album, to_artist, to_track, wire_date
+from .retry import HTTPX_RETRYABLE, RetryPolicy, retry_after_seconds
 
 __all__ = ["DEFAULT_PAGE_SIZE", "ID_PAGE_SIZE", "JellyfinServer"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CLIENT = "soulsync-idmap"
 DEFAULT_PAGE_SIZE = 1000
 ID_PAGE_SIZE = 10_000  # ids-only pages are small per item, so fewer, larger requests
+EMPTY_PAGE_TRIES = 3  # asks of an empty page before the claimed total, before the listing fails
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _FIELDS: dict[str, str] = {
     "artist": "ProviderIds,SortName,DateCreated",
@@ -48,45 +72,49 @@ FETCH_IDS = 100  # ids per /Items?Ids= request
 _STABLE_SORT = {"SortBy": "DateCreated,SortName", "SortOrder": "Ascending"}
 
 
+class _Retry(Exception):
+    """One failed try that may succeed when repeated."""
+
+    def __init__(self, failure: str, retry_after: float | None = None) -> None:
+        super().__init__(failure)
+        self.failure = failure
+        self.retry_after = retry_after
+
+
 class JellyfinServer(MediaServer):
     """One Jellyfin or Emby server behind the ``MediaServer`` protocol.
 
-    ``tries``/``backoff``/``sleep`` shape the retries on connection errors, 5xx and 429
-    (exponential backoff; ``Retry-After`` honoured up to ``max_retry_after`` seconds).
+    ``retry`` shapes the retries of connection errors, 5xx, 429 and cut or unreadable
+    bodies (servers/retry.py); by default they go on for ``config.retry_seconds``.
     """
 
-    def __init__(
-        self,
-        config: ServerConfig,
-        *,
-        client: httpx.Client | None = None,
-        tries: int = 4,
-        backoff: float = 0.5,
-        max_retry_after: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, config: ServerConfig, *, client: httpx.Client | None = None,
+                 retry: RetryPolicy | None = None) -> None:  # fmt: skip
         if config.kind not in ("jellyfin", "emby"):
             raise ConfigError(f"{config.name}: JellyfinServer cannot serve kind {config.kind!r}")
         if not config.token and not config.user:
             raise ConfigError(f"{config.name}: a {config.kind} server needs --token or --user and --password")
         self.name = config.name
-        self.skipped: list[Skipped] = []
         self.kind = config.kind
+        self.skipped: list[Skipped] = []
+        self._intake = Intake(config.name, self.skipped)
         self._config = config
         self._base = config.url.rstrip("/")
         self._page_size = max(1, config.page_size or DEFAULT_PAGE_SIZE)
         self._owns_client = client is None
         self._client = client or httpx.Client(timeout=config.timeout, verify=config.verify_tls, follow_redirects=True)
-        self._tries = max(1, tries)
-        self._backoff = backoff
-        self._max_retry_after = max_retry_after
-        self._sleep = sleep
+        self._retry = retry or RetryPolicy(total=config.retry_seconds)
         self._token: str | None = config.token or None
         self._user_id: str | None = None
         self._libraries: list[tuple[str, str]] | None = None
         self._instance: str | None = None
         # One stable device per configured server, so password logins do not pile up sessions.
         self._device_id = hashlib.sha1(f"{CLIENT}:{config.name}".encode()).hexdigest()[:20]
+
+    @property
+    def repaired(self) -> dict[str, int]:
+        """Items stored with a repair so far, by reason (see servers/intake.py)."""
+        return dict(self._intake.repaired)
 
     # -- transport ---------------------------------------------------------------------
     def _headers(self) -> dict[str, str]:
@@ -101,73 +129,78 @@ class JellyfinServer(MediaServer):
             headers["Authorization"] = f"MediaBrowser {ident}{token}"
         return headers
 
+    def _secrets(self) -> tuple[str | None, ...]:
+        return (self._token, self._config.token, self._config.password)
+
     def _scrub(self, text: str) -> str:
-        for secret in (self._token, self._config.token, self._config.password):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        return scrub(text, self._secrets())
 
     def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None,
                  content: bytes | None = None, headers: dict[str, str] | None = None, login: bool = True,
                  allow: tuple[int, ...] = ()) -> httpx.Response:  # fmt: skip
-        """Send with bounded retries; 401/403 become ``AuthError`` unless in ``allow``."""
+        """Send with retries over a bounded time; 401/403 become ``AuthError`` unless in ``allow``."""
+        return self._retrying(f"{method} {path}", lambda relog: self._send(
+            method, path, params=params, json=json, content=content, headers=headers, login=login, allow=allow,
+            relog=relog))  # fmt: skip
+
+    def _retrying(self, what: str, attempt: Callable[[list[bool]], T]) -> T:
+        """Run ``attempt`` until it stops raising ``_Retry`` or the retry time is up."""
+        retrying = self._retry.begin(self.name, what)
+        relog = [False]  # a password session may expire once per request: log in again, once
+        while True:
+            try:
+                return attempt(relog)
+            except _Retry as failed:
+                retrying.wait(failed.failure, failed.retry_after)
+
+    def _send(self, method: str, path: str, *, params: dict[str, Any] | None, json: Any, content: bytes | None,
+              headers: dict[str, str] | None, login: bool, allow: tuple[int, ...],
+              relog: list[bool]) -> httpx.Response:  # fmt: skip
         if login and self._token is None:
             self._login()
-        relogged = False
-        attempt = 0
-        while True:
-            attempt += 1
-            delay: float | None = None
-            try:
-                sent = {**self._headers(), **(headers or {})}
-                response = self._client.request(
-                    method, self._base + path, params=params, json=json, content=content, headers=sent
-                )
-            except httpx.TransportError as exc:  # refused, reset, timed out, cut off mid-body
-                failure = self._scrub(f"{type(exc).__name__}: {exc}".rstrip(": "))
-            else:
-                status = response.status_code
-                if status in allow:
-                    return response
-                if status == 401 and login and self._config.user and not self._config.token and not relogged:
-                    relogged = True  # a password session may have expired: log in again, once
-                    self._token = None
-                    self._login()
-                    continue
-                if status in (401, 403):
-                    raise AuthError(
-                        f"{method} {path} was refused (HTTP {status}); check the token or user", server=self.name
-                    )
-                if status not in _RETRY_STATUSES:
-                    return response
-                failure = f"HTTP {status}"
-                delay = self._retry_after(response)
-            if attempt >= self._tries:
-                raise ServerUnreachable(f"{method} {path} failed {attempt} times (last: {failure})", server=self.name)
-            wait = delay if delay is not None else self._backoff * 2 ** (attempt - 1)
-            log.warning("%s: %s %s failed (%s); retry %d in %.1fs", self.name, method, path, failure, attempt, wait)
-            self._sleep(wait)
-
-    def _retry_after(self, response: httpx.Response) -> float | None:
-        value = response.headers.get("Retry-After")
-        if value is None:
-            return None
         try:
-            return min(max(0.0, float(value)), self._max_retry_after)
-        except ValueError:
-            return None  # an HTTP date: fall back to our own backoff
+            sent = {**self._headers(), **(headers or {})}
+            response = self._client.request(
+                method, self._base + path, params=params, json=json, content=content, headers=sent
+            )
+        except HTTPX_RETRYABLE as exc:  # refused, reset, timed out, cut off mid-body
+            raise _Retry(self._scrub(f"{type(exc).__name__}: {exc}".rstrip(": "))) from None
+        except httpx.HTTPError as exc:  # no later try can succeed (a URL without a scheme...)
+            failure = self._scrub(f"{type(exc).__name__}: {exc}")
+            raise ServerUnreachable(f"{method} {path}: {failure}", server=self.name) from None
+        status = response.status_code
+        if status in allow:
+            return response
+        if status == 401 and login and self._config.user and not self._config.token and not relog[0]:
+            relog[0] = True
+            self._token = None
+            self._login()
+            raise _Retry("session expired", retry_after=0.0)
+        if status in (401, 403):
+            raise AuthError(f"{method} {path} was refused (HTTP {status}); check the token or user", server=self.name)
+        if status in _RETRY_STATUSES:
+            raise _Retry(f"HTTP {status}", retry_after_seconds(response.headers.get("Retry-After")))
+        return response
 
     def _get_json(self, path: str, params: dict[str, Any] | None = None, *, login: bool = True) -> Raw:
-        response = self._request("GET", path, params=params, login=login)
-        return self._json(response, f"GET {path}")
+        """GET and decode; a cut or unreadable JSON body is retried like a failed connection."""
 
-    def _json(self, response: httpx.Response, what: str) -> Raw:
+        def attempt(relog: list[bool]) -> Raw:
+            response = self._send("GET", path, params=params, json=None, content=None, headers=None, login=login,
+                                  allow=(), relog=relog)  # fmt: skip
+            return self._json(response, f"GET {path}", retry=True)
+
+        return self._retrying(f"GET {path}", attempt)
+
+    def _json(self, response: httpx.Response, what: str, *, retry: bool = False) -> Raw:
         if response.status_code != 200:
-            raise BadResponse(f"{what} answered HTTP {response.status_code}: {self._scrub(response.text[:200])}",
-                              server=self.name)  # fmt: skip
+            body = excerpt(response.text, self._secrets())
+            raise BadResponse(f"{what} answered HTTP {response.status_code}: {body}", server=self.name)
         try:
             data = response.json()
         except ValueError:
+            if retry and response.text.lstrip()[:1] in ("{", "["):
+                raise _Retry("a cut or unreadable JSON body") from None
             raise BadResponse(f"{what} answered with something that is not JSON", server=self.name) from None
         if not isinstance(data, dict):
             raise BadResponse(f"{what} answered JSON that is not an object", server=self.name)
@@ -221,8 +254,8 @@ class JellyfinServer(MediaServer):
     def _music_libraries(self) -> list[tuple[str, str]]:
         """(id, name) of the music libraries to read: the one named by ``library``, or all."""
         if self._libraries is None:
-            music = [(native_id(v, self.name), str(v.get("Name") or "")) for v in self._views()
-                     if str(v.get("CollectionType") or "").lower() == "music"]  # fmt: skip
+            music = [(native_id(v), str(v.get("Name") or "")) for v in self._views()
+                     if str(v.get("CollectionType") or "").lower() == "music" and native_id(v)]  # fmt: skip
             wanted = self._config.library
             if wanted:
                 chosen = [m for m in music if m[1] == wanted] or [
@@ -239,39 +272,51 @@ class JellyfinServer(MediaServer):
 
     # -- paging ------------------------------------------------------------------------
     def _pages(self, path: str, params: dict[str, Any], limit: int) -> Iterator[list[Raw]]:
-        """Fresh items page by page; ends on an empty or last page, whatever the total claims.
+        """Every item of a listing, page by page, or ``IncompleteListing``.
 
-        Items repeated from the page before (a shifted window) are dropped, and the next
-        page starts after the fresh items only: a window shifted back by items added while
-        paging is then re-read, never skipped. A page of nothing but repeats means the
-        server ignores StartIndex, which would never end.
+        Items added while paging shift the window: the first items of a page then repeat
+        the last of the page before. Those repeats are dropped, and the next page starts
+        after the new items only, so a shifted window is read again, never skipped. Any
+        other repeated id is a duplicate the server listed: the ``Intake`` reports it. A page
+        of nothing but repeats means the server ignores StartIndex, which would never end.
+        An empty page before the claimed total is asked again, then fails the listing.
         """
         start = 0
         previous: set[str] = set()
         while True:
-            data = self._get_json(path, {**params, "StartIndex": start, "Limit": limit})
-            items = items_of(data, path, self.name)
-            page_ids: set[str] = set()
-            fresh: list[Raw] = []
-            for raw in items:
-                native = native_id(raw, self.name)
-                if native not in previous and native not in page_ids:
-                    fresh.append(raw)
-                page_ids.add(native)
-            if items and not fresh:
+            data, items = self._page(path, params, start, limit)
+            overlap = next((i for i, raw in enumerate(items) if native_id(raw) not in previous), len(items))
+            if items and overlap == len(items):
                 raise BadResponse(f"GET {path} sent the same items again at StartIndex={start}", server=self.name)
-            if fresh:
-                yield fresh
-            start += len(fresh)
+            if overlap:
+                log.info("%s: %s shifted by %d items while paging", self.name, path, overlap)
+            yield items[overlap:]
+            start += len(items) - overlap
             claimed = data.get("TotalRecordCount")
             total = claimed if isinstance(claimed, int) and not isinstance(claimed, bool) else None
-            if not items:
-                if total is not None and start < total:
-                    log.warning("%s: %s claimed %d items but listed %d", self.name, path, total, start)
+            if not items or ((start >= total) if total is not None else (len(items) < limit)):
                 return
-            if (start >= total) if total is not None else (len(items) < limit):
-                return
-            previous = page_ids
+            previous = {native_id(raw) for raw in items}
+
+    def _page(self, path: str, params: dict[str, Any], start: int, limit: int) -> tuple[Raw, list[Raw]]:
+        """One page; an empty one before the claimed total is asked again, then raises."""
+        retrying = self._retry.begin(self.name, f"GET {path}")
+        for ask in range(1, EMPTY_PAGE_TRIES + 1):
+            data = self._get_json(path, {**params, "StartIndex": start, "Limit": limit})
+            items = items_of(data, path, self.name)
+            claimed = data.get("TotalRecordCount")
+            if items or not isinstance(claimed, int) or isinstance(claimed, bool) or start >= claimed:
+                return data, items
+            if ask < EMPTY_PAGE_TRIES:
+                try:
+                    retrying.wait(f"an empty page at StartIndex={start} of {claimed}")
+                except ServerUnreachable:
+                    break
+        raise IncompleteListing(
+            f"GET {path} listed {start} of the {claimed} items it claims (an empty page at StartIndex={start}, "
+            f"asked {ask} times)",
+            server=self.name,
+        )
 
     def _listing(self, kind: EntityKind, library: str, *, fields: bool = True) -> tuple[str, dict[str, Any]]:
         params: dict[str, Any] = {"ParentId": library, **_LEAN}
@@ -281,34 +326,45 @@ class JellyfinServer(MediaServer):
             return "/Artists", {**params, "SortBy": "SortName", "SortOrder": "Ascending"}
         return "/Items", {**params, "IncludeItemTypes": TYPES[kind], "Recursive": "true", **_STABLE_SORT}
 
-    def _raw_items(self, kind: EntityKind, extra: dict[str, Any] | None = None) -> Iterator[Raw]:
-        seen: set[str] = set()  # artists are shared between libraries; albums and tracks are not
+    def _raw_items(self, kind: EntityKind, extra: dict[str, Any] | None = None, *, fields: bool = True,
+                   sort: dict[str, str] | None = None) -> Iterator[Raw]:  # fmt: skip
+        """Every item of ``kind`` in the music libraries. Artists are shared between libraries:
+        one already listed by an earlier library is not listed again (albums and tracks are not)."""
+        earlier: set[str] = set()
         libraries = self._music_libraries()
         for library, _name in libraries:
-            path, params = self._listing(kind, library)
-            for page in self._pages(path, {**params, **(extra or {})}, self._page_size):
+            path, params = self._listing(kind, library, fields=fields)
+            this: set[str] = set()
+            for page in self._pages(path, {**params, **(sort or {}), **(extra or {})}, self._page_size
+                                    if fields else max(self._page_size, ID_PAGE_SIZE)):  # fmt: skip
                 for raw in page:
                     if not is_type(raw, kind):
                         continue
                     if kind == "artist" and len(libraries) > 1:
-                        native = native_id(raw, self.name)
-                        if native in seen:
+                        native = native_id(raw)
+                        if native in earlier:
                             continue
-                        seen.add(native)
+                        this.add(native)
                     yield raw
+            earlier |= this
+
+    def _items(self, kind: EntityKind, extra: dict[str, Any] | None = None) -> Iterator[ServerItem]:
+        listing = Listing()
+        convert = _CONVERT[kind]
+        for raw in self._raw_items(kind, extra):
+            item = self._intake.accept(convert(raw), listing)
+            if item is not None:
+                yield item
 
     # -- MediaServer -------------------------------------------------------------------
     def iter_artists(self) -> Iterator[ServerArtist]:
-        for raw in self._raw_items("artist"):
-            yield to_artist(raw, self.name)
+        return only(self._items("artist"), ServerArtist)
 
     def iter_albums(self) -> Iterator[ServerAlbum]:
-        for raw in self._raw_items("album"):
-            yield to_album(raw, self.name)
+        return only(self._items("album"), ServerAlbum)
 
     def iter_tracks(self) -> Iterator[ServerTrack]:
-        for raw in self._raw_items("track"):
-            yield to_track(raw, self.name)
+        return only(self._items("track"), ServerTrack)
 
     def changed_since(self, watermark: datetime) -> Iterator[ServerItem]:
         """New artists (newest first until older than ``watermark``), then albums and tracks
@@ -316,28 +372,24 @@ class JellyfinServer(MediaServer):
         since = watermark.replace(tzinfo=UTC) if watermark.tzinfo is None else watermark.astimezone(UTC)
         yield from self._new_artists(since)
         changed = {"MinDateLastSaved": wire_date(since)}
-        for raw in self._raw_items("album", changed):
-            yield to_album(raw, self.name)
-        for raw in self._raw_items("track", changed):
-            yield to_track(raw, self.name)
+        yield from self._items("album", changed)
+        yield from self._items("track", changed)
 
     def _new_artists(self, since: datetime) -> Iterator[ServerArtist]:
-        seen: set[str] = set()
+        listing = Listing()
         for library, _name in self._music_libraries():
+            earlier = set(listing.ids)  # artists shared with a library listed before are listed once
             path, params = self._listing("artist", library)
             params.update(SortBy="DateCreated,SortName", SortOrder="Descending")
-            for page in self._pages(path, params, self._page_size):
-                older = False
-                for raw in page:
-                    artist = to_artist(raw, self.name)
-                    if artist.added_at is not None and artist.added_at < since:
-                        older = True
-                        break
-                    if artist.native_id not in seen and is_type(raw, "artist"):
-                        seen.add(artist.native_id)
-                        yield artist
-                if older:
-                    break  # closing the page generator: no further requests
+            for raw in (raw for page in self._pages(path, params, self._page_size) for raw in page):
+                artist = to_artist(raw)
+                if artist.added_at is not None and artist.added_at < since:
+                    break  # newest first: the rest is older (closing the pages: no further requests)
+                if artist.native_id in earlier or not is_type(raw, "artist"):
+                    continue
+                accepted = self._intake.accept(artist, listing)
+                if isinstance(accepted, ServerArtist):
+                    yield accepted
 
     def fetch(self, kind: EntityKind, native_ids: Sequence[str]) -> Iterator[ServerItem]:
         """``/Items?Ids=...``, a hundred ids a request (URLs stay short)."""
@@ -345,29 +397,17 @@ class JellyfinServer(MediaServer):
             chunk = native_ids[start : start + FETCH_IDS]
             data = self._get_json("/Items", {**_LEAN, "Fields": _FIELDS[kind], "Ids": ",".join(chunk)})
             for raw in items_of(data, "/Items", self.name):
-                if not is_type(raw, kind):
-                    continue
-                if kind == "artist":
-                    yield to_artist(raw, self.name)
-                elif kind == "album":
-                    yield to_album(raw, self.name)
-                else:
-                    yield to_track(raw, self.name)
+                if is_type(raw, kind) and (item := self._intake.accept(_CONVERT[kind](raw))) is not None:
+                    yield item
 
     def all_ids(self, kind: EntityKind) -> Iterator[str]:
+        """Every id of ``kind``, once each; items without an id are reported by the listings."""
         seen: set[str] = set()
-        libraries = self._music_libraries()
-        for library, _name in libraries:
-            path, params = self._listing(kind, library, fields=False)
-            for page in self._pages(path, params, max(self._page_size, ID_PAGE_SIZE)):
-                for raw in page:
-                    native = native_id(raw, self.name)
-                    if kind == "artist" and len(libraries) > 1:
-                        if native in seen:
-                            continue
-                        seen.add(native)
-                    if is_type(raw, kind):
-                        yield native
+        for raw in self._raw_items(kind, fields=False):
+            native = clean_text(native_id(raw)).strip()
+            if native and native not in seen:
+                seen.add(native)
+                yield native
 
     def set_artist_image(self, native_id: str, data: bytes, content_type: str) -> None:
         """Upload the Primary image (admin only); the body is the base64 text of the bytes."""
@@ -384,3 +424,6 @@ class JellyfinServer(MediaServer):
     def close(self) -> None:
         if self._owns_client:
             self._client.close()
+
+
+_CONVERT: dict[str, Callable[[Raw], ServerItem]] = {"artist": to_artist, "album": to_album, "track": to_track}

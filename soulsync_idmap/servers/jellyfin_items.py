@@ -1,5 +1,8 @@
 """Jellyfin/Emby BaseItemDto (PascalCase JSON, nulls omitted) to the adapter dataclasses.
 
+Conversion never raises for one item: a missing id or name comes out empty and the
+adapter's ``Intake`` (servers/intake.py) decides whether to repair or skip it.
+
 Field meanings, from the server source and real captures: ``RunTimeTicks`` are 100 ns;
 ``ProviderIds.MusicBrainzTrack`` is the *release-track* id and only
 ``MusicBrainzRecording`` (10.11+) names the recording; older servers slash-joined several
@@ -8,16 +11,13 @@ ids; ``IndexNumber``/``ParentIndexNumber`` are 0 when the tag is missing.
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import BadResponse
-from .base import EntityKind, ServerAlbum, ServerArtist, ServerTrack, parse_datetime
+from .base import EntityKind, ServerAlbum, ServerArtist, ServerTrack, read_datetime
 
 __all__ = ["TYPES", "is_type", "items_of", "native_id", "to_album", "to_artist", "to_track", "wire_date"]
-
-log = logging.getLogger(__name__)
 
 TICKS_PER_MS = 10_000
 TYPES: dict[str, str] = {"artist": "MusicArtist", "album": "MusicAlbum", "track": "Audio"}
@@ -31,14 +31,12 @@ def items_of(data: Raw, path: str, server: str) -> list[Raw]:
     return items
 
 
-def native_id(raw: Raw, server: str) -> str:
+def native_id(raw: Raw) -> str:
+    """The item's Id as text; empty when it has none (Emby's are numbers on some routes)."""
     value = raw.get("Id")
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    if not isinstance(value, str) or not value:
-        name = raw.get("Name")
-        raise BadResponse("an item has no Id", server=server, item=repr(name) if name else None)
-    return value
+    return value if isinstance(value, str) else ""
 
 
 def is_type(raw: Raw, kind: EntityKind) -> bool:
@@ -47,11 +45,12 @@ def is_type(raw: Raw, kind: EntityKind) -> bool:
     return item_type is None or item_type == TYPES[kind]
 
 
-def _name(raw: Raw, field: str, server: str) -> str:
-    value = raw.get(field)
-    if not isinstance(value, str) or not value.strip():
-        raise BadResponse(f"{raw.get('Type') or 'item'} without a {field}", server=server, item=native_id(raw, server))
-    return value
+def _name(raw: Raw) -> str:
+    """The Name; a number stands as its digits, anything else as empty (for the Intake)."""
+    value = raw.get("Name")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value if isinstance(value, str) else ""
 
 
 def _text(raw: Raw, field: str) -> str | None:
@@ -81,15 +80,7 @@ def _mbid(raw: Raw, key: str) -> str | None:
 
 
 def _created(raw: Raw) -> datetime | None:
-    value = raw.get("DateCreated")
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:
-        log.debug("unreadable DateCreated %r", value)
-        return None
-    return parsed if parsed.year > 1 else None  # DateTime.MinValue means unknown
+    return read_datetime(raw.get("DateCreated"))  # None for DateTime.MinValue or anything unreadable
 
 
 def _ref(raw: Raw, field: str) -> tuple[str | None, str | None]:
@@ -130,21 +121,21 @@ def wire_date(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
-def to_artist(raw: Raw, server: str) -> ServerArtist:
+def to_artist(raw: Raw) -> ServerArtist:
     return ServerArtist(
-        native_id=native_id(raw, server),
-        name=_name(raw, "Name", server),
+        native_id=native_id(raw),
+        name=_name(raw),
         sort_name=_text(raw, "SortName"),
         mbid=_mbid(raw, "MusicBrainzArtist"),
         added_at=_created(raw),
     )
 
 
-def to_album(raw: Raw, server: str) -> ServerAlbum:
+def to_album(raw: Raw) -> ServerAlbum:
     artist_id, artist_name = _ref(raw, "AlbumArtists")
     return ServerAlbum(
-        native_id=native_id(raw, server),
-        title=_name(raw, "Name", server),
+        native_id=native_id(raw),
+        title=_name(raw),
         artist_id=artist_id,
         artist_name=artist_name or _text(raw, "AlbumArtist"),
         year=_number(raw, "ProductionYear"),
@@ -153,14 +144,14 @@ def to_album(raw: Raw, server: str) -> ServerAlbum:
     )
 
 
-def to_track(raw: Raw, server: str) -> ServerTrack:
+def to_track(raw: Raw) -> ServerTrack:
     artist_id, artist_name = _ref(raw, "ArtistItems")  # the track artist
     if artist_id is None:  # untagged track artist: the album artist stands in
         artist_id, artist_name = _ref(raw, "AlbumArtists")
     album_id = raw.get("AlbumId")
     return ServerTrack(
-        native_id=native_id(raw, server),
-        title=_name(raw, "Name", server),
+        native_id=native_id(raw),
+        title=_name(raw),
         album_id=str(album_id) if isinstance(album_id, str | int) and album_id != "" else None,
         artist_id=artist_id,
         artist_name=artist_name or _first_name(raw, "Artists") or _text(raw, "AlbumArtist"),

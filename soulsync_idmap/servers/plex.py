@@ -8,24 +8,34 @@ object makes plexapi reload the item (one request per item), and ``originalTitle
 missing year are ``None`` on most tracks.
 
 Incremental sync asks for ``{type}.updatedAt>>=<epoch>`` (a new item is updated when it
-is added); removal detection lists ratingKeys only.
+is added); removal detection lists ratingKeys only. A listing goes on until ``totalSize``:
+an empty page before it is asked again, then fails the listing (``IncompleteListing``).
+Bad items follow servers/intake.py; retries servers/retry.py.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
-from xml.etree.ElementTree import Element
+from typing import Any, TypeVar
+from xml.etree.ElementTree import Element, ParseError
 
 import requests
 from plexapi.exceptions import BadRequest, NotFound, Unauthorized
 from plexapi.server import PlexServer as PlexAPIServer
 
-from ..errors import AuthError, BadResponse, ConfigError, ServerError, ServerUnreachable
+from ..errors import (
+    AuthError,
+    BadResponse,
+    ConfigError,
+    IdmapError,
+    IncompleteListing,
+    ServerError,
+    ServerUnreachable,
+    excerpt,
+)
 from .base import (
     EntityKind,
     MediaServer,
@@ -37,6 +47,8 @@ from .base import (
     Skipped,
     only,
 )
+from .intake import Intake, Listing
+from .retry import REQUESTS_RETRYABLE, RetryPolicy, retry_after_seconds
 
 __all__ = ["PlexServer"]
 
@@ -45,6 +57,7 @@ T = TypeVar("T")
 TYPE_NUMBER = {"artist": 8, "album": 9, "track": 10}
 TAGS = {"artist": "Directory", "album": "Directory", "track": "Track"}
 FETCH_KEYS = 50  # ratingKeys per /library/metadata/{keys} request
+EMPTY_PAGE_TRIES = 3  # asks of an empty page before totalSize, before the listing fails
 
 
 def _int(value: str | None) -> int | None:
@@ -56,7 +69,12 @@ def _int(value: str | None) -> int | None:
 
 def _when(value: str | None) -> datetime | None:
     seconds = _int(value)
-    return datetime.fromtimestamp(seconds, UTC) if seconds is not None else None
+    if seconds is None or seconds <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):  # beyond the year 9999
+        return None
 
 
 def _mbid(element: Element) -> str | None:
@@ -79,50 +97,59 @@ class PlexServer(MediaServer):
 
     kind = "plex"
 
-    def __init__(
-        self,
-        config: ServerConfig,
-        *,
-        session: requests.Session | None = None,
-        tries: int = 4,
-        backoff: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, config: ServerConfig, *, session: requests.Session | None = None,
+                 retry: RetryPolicy | None = None) -> None:  # fmt: skip
         if not config.token:
             raise ConfigError(f"{config.name}: a Plex server needs a token (--token or IDMAP_<NAME>_TOKEN)")
         self.name = config.name
         self.skipped: list[Skipped] = []
+        self._intake = Intake(config.name, self.skipped)
         self._config = config
         self._session = session or requests.Session()
         self._session.verify = config.verify_tls
-        self._tries = max(1, tries)
-        self._backoff = backoff
-        self._sleep = sleep
+        self._session.hooks["response"].append(self._note_response)
+        self._retry = retry or RetryPolicy(total=config.retry_seconds)
+        self._retry_after: float | None = None
         self._page = config.page_size or 2000
         self._server: PlexAPIServer | None = None
 
+    @property
+    def repaired(self) -> dict[str, int]:
+        """Items stored with a repair so far, by reason (see servers/intake.py)."""
+        return dict(self._intake.repaired)
+
     # -- transport -----------------------------------------------------------------------
+    def _note_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """plexapi raises without the response: keep its Retry-After for the retry."""
+        self._retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+
     def _call(self, what: str, action: Callable[[], T]) -> T:
-        """Run a plexapi call with bounded retries; errors become ours (never with the token)."""
-        for attempt in range(1, self._tries + 1):
+        """Run a plexapi call with retries over a bounded time; errors become ours (never with the token)."""
+        retrying = self._retry.begin(self.name, what)
+        while True:
+            self._retry_after = None
             try:
                 return action()
+            except IdmapError:  # from a nested call (connecting)
+                raise
             except Unauthorized:
                 raise AuthError("the Plex token was refused (401)", server=self.name) from None
             except NotFound:
                 raise BadResponse(f"{what}: not found (404)", server=self.name) from None
             except BadRequest as exc:
                 status = str(exc)[1:4]
-                if not (status.startswith("5") or status == "429") or attempt == self._tries:
+                if not (status.startswith("5") or status == "429"):
                     raise ServerError(f"{what} failed: HTTP {status}", server=self.name) from None
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if attempt == self._tries:
-                    kind = "timed out" if isinstance(exc, requests.Timeout) else "could not connect"
-                    raise ServerUnreachable(f"{what}: {kind} to {self._config.url}", server=self.name) from None
-            except Exception as exc:  # malformed XML and the like
-                raise BadResponse(f"{what}: {type(exc).__name__}: {exc}", server=self.name) from None
-            self._sleep(self._backoff * 2 ** (attempt - 1))
-        raise AssertionError("unreachable")
+                failure, retry_after = f"HTTP {status}", self._retry_after
+            except ParseError:
+                failure, retry_after = "a cut or unreadable XML body", None
+            except REQUESTS_RETRYABLE as exc:  # refused, reset, timed out, cut off mid-body
+                kind = "timed out" if isinstance(exc, requests.Timeout) else type(exc).__name__
+                failure, retry_after = f"{kind} talking to {self._config.url}", None
+            except Exception as exc:  # anything else plexapi raised on what it was sent
+                text = excerpt(f"{type(exc).__name__}: {exc}", (self._config.token,))
+                raise BadResponse(f"{what}: {text}", server=self.name) from None
+            retrying.wait(failure, retry_after)
 
     @property
     def server(self) -> PlexAPIServer:
@@ -138,13 +165,14 @@ class PlexServer(MediaServer):
         headers = {}
         if start is not None and size is not None:
             headers = {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(size)}
-        element: Element | None = self._call(
-            f"GET {key.split('?')[0]}",
-            lambda: self.server.query(key, headers=headers),  # type: ignore[no-untyped-call]
-        )
-        if element is None:
-            raise BadResponse(f"GET {key.split('?')[0]} returned an empty body", server=self.name)
-        return element
+
+        def query() -> Element:
+            element: Element | None = self.server.query(key, headers=headers)  # type: ignore[no-untyped-call]
+            if element is None:  # an empty body where XML was due: cut off, like a bad one
+                raise ParseError("an empty body")
+            return element
+
+        return self._call(f"GET {key.split('?')[0]}", query)
 
     # -- sections ------------------------------------------------------------------------
     def instance_id(self) -> str:
@@ -165,24 +193,45 @@ class PlexServer(MediaServer):
         return [str(s.key) for s in music]
 
     def _elements(self, kind: EntityKind, extra: str = "", guids: bool = True) -> Iterator[Element]:
-        """Every element of ``kind`` in the music sections, page by page."""
+        """Every element of ``kind`` in the music sections, page by page, up to ``totalSize``."""
         for section in self._sections():
             key = f"/library/sections/{section}/all?type={TYPE_NUMBER[kind]}{'&includeGuids=1' if guids else ''}{extra}"
-            start = 0
+            start, first = 0, None
             while True:
-                page = self._query(key, start, self._page)
-                items = [e for e in page if e.tag == TAGS[kind] and e.get("type") == kind]
-                yield from items
+                page = self._listing_page(key, start)
+                keys = [e.get("ratingKey") for e in page[:1]]
+                if start and keys and keys == first:  # a server ignoring the start would never end
+                    raise BadResponse(f"{key.split('?')[0]} sent the same items again at {start}", server=self.name)
+                first = keys
+                yield from (e for e in page if e.tag == TAGS[kind] and e.get("type") == kind)
                 total = _int(page.get("totalSize"))
                 start += len(page)
-                if len(page) == 0 or len(page) < self._page or (total is not None and start >= total):
+                if len(page) == 0 or ((start >= total) if total is not None else len(page) < self._page):
                     break
+
+    def _listing_page(self, key: str, start: int) -> Element:
+        """One page; an empty one before ``totalSize`` is asked again, then raises."""
+        retrying = self._retry.begin(self.name, f"GET {key.split('?')[0]}")
+        for ask in range(1, EMPTY_PAGE_TRIES + 1):
+            page = self._query(key, start, self._page)
+            total = _int(page.get("totalSize"))
+            if len(page) or total is None or start >= total:
+                return page
+            if ask < EMPTY_PAGE_TRIES:
+                try:
+                    retrying.wait(f"an empty page at {start} of {total}")
+                except ServerUnreachable:
+                    break
+        raise IncompleteListing(
+            f"GET {key.split('?')[0]} listed {start} of the {total} items it claims (an empty page at "
+            f"X-Plex-Container-Start={start}, asked {ask} times)",
+            server=self.name,
+        )
 
     # -- items ---------------------------------------------------------------------------
     def _item(self, kind: EntityKind, e: Element) -> ServerItem:
+        """The item as Plex sent it; the ``Intake`` repairs or skips what cannot be stored."""
         native = e.get("ratingKey") or ""
-        if not native:
-            raise BadResponse(f"a {kind} without ratingKey", server=self.name, item=e.get("title"))
         title = e.get("title") or ""
         added, updated = _when(e.get("addedAt")), _when(e.get("updatedAt"))
         guid = e.get("guid")
@@ -211,8 +260,11 @@ class PlexServer(MediaServer):
         )  # fmt: skip
 
     def _items(self, kind: EntityKind, extra: str = "") -> Iterator[ServerItem]:
+        listing = Listing()
         for element in self._elements(kind, extra):
-            yield self._item(kind, element)
+            item = self._intake.accept(self._item(kind, element), listing)
+            if item is not None:
+                yield item
 
     def iter_artists(self) -> Iterator[ServerArtist]:
         return only(self._items("artist"), ServerArtist)
@@ -235,12 +287,16 @@ class PlexServer(MediaServer):
             keys = ",".join(native_ids[start : start + FETCH_KEYS])
             for element in self._query(f"/library/metadata/{keys}?includeGuids=1"):
                 if element.tag == TAGS[kind] and element.get("type") == kind:
-                    yield self._item(kind, element)
+                    if (item := self._intake.accept(self._item(kind, element))) is not None:
+                        yield item
 
     def all_ids(self, kind: EntityKind) -> Iterator[str]:
+        """Every ratingKey of ``kind``, once each; items without one are reported by the listings."""
+        seen: set[str] = set()
         for element in self._elements(kind, guids=False):
-            native = element.get("ratingKey")
-            if native:
+            native = (element.get("ratingKey") or "").strip()
+            if native and native not in seen:
+                seen.add(native)
                 yield native
 
     def set_artist_image(self, native_id: str, data: bytes, content_type: str) -> None:

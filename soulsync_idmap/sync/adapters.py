@@ -26,6 +26,7 @@ def server_config(server: Server, secrets: dict[str, str]) -> ServerConfig:
         verify_tls=bool(settings.get("verify_tls", True)),
         page_size=settings.get("page_size"),
         timeout=float(settings.get("timeout", 30.0)),
+        retry_seconds=float(settings.get("retry_seconds", 60.0)),
     )
 
 

@@ -14,9 +14,10 @@ from sqlalchemy import create_engine, text
 from soulsync_idmap.config import Config
 from soulsync_idmap.demo.fake_jellyfin import FakeJellyfin
 from soulsync_idmap.demo.loopback import Fault
-from soulsync_idmap.errors import BadResponse, ServerError, ServerUnreachable
+from soulsync_idmap.errors import BadResponse, IncompleteListing, ServerError, ServerUnreachable
 from soulsync_idmap.mapping.store import Store
 from soulsync_idmap.servers.jellyfin import JellyfinServer
+from soulsync_idmap.servers.retry import RetryPolicy
 from soulsync_idmap.sync import SyncOptions, sync_server
 from soulsync_idmap.sync.adapters import server_config
 from tests.support.gen_library import generate
@@ -37,7 +38,7 @@ def _run(store: Store, fake: FakeJellyfin, tmp_path: Path, *, timeout: float = 5
     if not any(s.name == "jf" for s in store.servers()):
         store.add_server("jf", "jellyfin", fake.url, {"page_size": 100, "timeout": timeout})
     config = server_config(store.server("jf"), {"token": TOKEN})
-    adapter = JellyfinServer(config, backoff=0.01, max_retry_after=2.0)
+    adapter = JellyfinServer(config, retry=RetryPolicy(total=5.0, base=0.01, max_retry_after=2.0))
     return sync_server(store, "jf", Config(tmp_path / "c.json"), SyncOptions(full=full), adapter=adapter)
 
 
@@ -99,15 +100,27 @@ def test_connection_refused_then_server_comes_back(store: Store, db_url: str, li
         _complete(store, db_url, back, tmp_path)
 
 
-@pytest.mark.parametrize("lie", ["lie_total", "repeat_items"])
-def test_lying_servers_neither_loop_nor_duplicate(
-    store: Store, db_url: str, library: Path, tmp_path: Path, lie: str
+def test_a_server_repeating_items_neither_loops_nor_duplicates(
+    store: Store, db_url: str, library: Path, tmp_path: Path
 ) -> None:
-    options = {"lie_total": 5000} if lie == "lie_total" else {"repeat_items": 7}
-    with FakeJellyfin(library, token=TOKEN, **options) as fake:  # type: ignore[arg-type]
+    with FakeJellyfin(library, token=TOKEN, repeat_items=7) as fake:
         assert isinstance(fake, FakeJellyfin)
         _run(store, fake, tmp_path)
         assert check_invariants(db_url) == {"artist": ARTISTS, "album": ALBUMS, "track": TRACKS}
+
+
+def test_a_total_the_listing_never_reaches_fails_the_run(
+    store: Store, db_url: str, library: Path, tmp_path: Path
+) -> None:
+    with FakeJellyfin(library, token=TOKEN, lie_total=5000) as fake:
+        assert isinstance(fake, FakeJellyfin)
+        with pytest.raises(IncompleteListing, match=r"jf: GET /Artists listed 20 of the 5020 items it claims"):
+            _run(store, fake, tmp_path)
+        check_invariants(db_url)
+    with FakeJellyfin(library, token=TOKEN) as fake:
+        assert isinstance(fake, FakeJellyfin)
+        store.update_server(store.server("jf").id or 0, url=fake.url)
+        _complete(store, db_url, fake, tmp_path)
 
 
 def test_a_server_stuck_on_one_page_is_a_clear_error(store: Store, db_url: str, library: Path, tmp_path: Path) -> None:

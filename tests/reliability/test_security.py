@@ -11,7 +11,11 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from soulsync_idmap.demo.fake_jellyfin import FakeJellyfin
+from soulsync_idmap.demo.loopback import LoopbackServer, Request, Response
+from soulsync_idmap.errors import ServerError
 from soulsync_idmap.mapping.store import Store
+from soulsync_idmap.servers.base import ServerConfig
+from soulsync_idmap.servers.subsonic import SubsonicServer
 from soulsync_idmap.sync.adapters import server_config
 from tests.conftest import Invoke
 from tests.support.gen_library import generate
@@ -96,3 +100,46 @@ def test_server_config_repr_hides_secrets() -> None:
     config = ServerConfig("n", "jellyfin", "http://127.0.0.1", token=SECRET, password=PASSWORD)
     assert SECRET not in repr(config) and PASSWORD not in repr(config)
     assert SECRET not in str(config)
+
+
+class EchoServer(LoopbackServer):
+    """A proxy that refuses every listing with a 400 whose body echoes the request's
+    Authorization header, placed so that the token starts at character ``at`` of the body."""
+
+    at = 190
+
+    def handle(self, request: Request) -> Response:
+        if request.path == "/Library/MediaFolders":
+            folder = {"Id": "m", "Name": "Music", "CollectionType": "music", "Type": "CollectionFolder"}
+            return Response(200, json.dumps({"Items": [folder], "TotalRecordCount": 1}).encode())
+        header = request.header("authorization") or ""
+        start = header.index(SECRET)
+        return Response(400, ("x" * (self.at - start) + header).encode(), "text/plain")
+
+
+def test_a_token_echoed_across_the_cut_of_an_error_never_leaks(idmap: Invoke, db_url: str) -> None:
+    with EchoServer() as echo:
+        assert idmap("servers", "add", "jellyfin", "echo", "--url", echo.url, "--token", SECRET).exit_code == 0
+        failed = idmap("sync", "echo")
+        stats = idmap("stats", "--json")
+    assert failed.exit_code == 1 and "HTTP 400" in failed.output
+    fragments = {SECRET[:n] for n in range(4, len(SECRET) + 1)}  # the token cut anywhere after 4 characters
+    for text_seen in (failed.output, stats.output, _dump(db_url)):
+        assert not any(fragment in text_seen for fragment in fragments)
+    assert "***" in failed.output  # scrubbed, then cut
+
+
+def test_subsonic_errors_never_carry_the_password_in_any_form() -> None:
+    class Leaky(LoopbackServer):
+        def handle(self, request: Request) -> Response:
+            echoed = f"bad request u={request.query.get('u')} p={request.query.get('p')} pw={PASSWORD}"
+            body = {"subsonic-response": {"status": "failed", "version": "1.12.0", "error": {"code": 0,
+                    "message": echoed}}}  # fmt: skip
+            return Response(200, json.dumps(body).encode())
+
+    with Leaky() as leaky:
+        config = ServerConfig("nd", "subsonic", leaky.url, user="alice", password=PASSWORD)
+        with pytest.raises(ServerError) as failure:
+            list(SubsonicServer(config).iter_artists())
+    message = str(failure.value)
+    assert PASSWORD not in message and PASSWORD.encode().hex() not in message and "***" in message

@@ -17,15 +17,17 @@ from typing import Any
 import pytest
 
 from soulsync_idmap.demo.loopback import LoopbackServer, Request, Response
-from soulsync_idmap.errors import BadResponse
-from soulsync_idmap.servers.base import ServerAlbum, ServerArtist, ServerConfig, ServerTrack
+from soulsync_idmap.servers.base import ServerAlbum, ServerArtist, ServerConfig, ServerTrack, Skipped
+from soulsync_idmap.servers.intake import Intake
 from soulsync_idmap.servers.jellyfin import JellyfinServer
 from soulsync_idmap.servers.jellyfin_items import to_album, to_artist, to_track
+from soulsync_idmap.servers.retry import RetryPolicy
 
 ANCHORS = Path(os.environ.get("IDMAP_ANCHORS", Path(__file__).resolve().parents[3] / "shared" / "anchors"))
 JF = ANCHORS / "fixtures" / "jellyfin"
 SM = JF / "streammusic-docs"
 MA = JF / "music-assistant"
+NO_WAIT = RetryPolicy(sleep=lambda _: None)
 
 pytestmark = pytest.mark.skipif(not JF.is_dir(), reason=f"shared fixtures not found at {JF}")
 
@@ -37,7 +39,7 @@ def load(path: Path) -> dict[str, Any]:
 
 # -- single items ----------------------------------------------------------------------------
 def test_album_with_release_mbid_and_album_artist() -> None:
-    album = to_album(load(MA / "albums" / "infest.json"), "jf")
+    album = to_album(load(MA / "albums" / "infest.json"))
     assert album == ServerAlbum(
         native_id="70b7288088b42d318f75dbcc41fd0091",
         title="Infest",
@@ -50,21 +52,21 @@ def test_album_with_release_mbid_and_album_artist() -> None:
 
 
 def test_album_artist_is_the_album_artist_not_the_track_artists() -> None:
-    album = to_album(load(MA / "albums" / "this_is_christmas.json"), "jf")
+    album = to_album(load(MA / "albums" / "this_is_christmas.json"))
     assert (album.artist_id, album.artist_name) == ("555b36f7d310d1b7405557a8775c6878", "Emmy the Great & Tim Wheeler")
     assert album.mbid == "b13a174d-527d-44a1-b8f8-a4c78b03b7d9"
     assert album.year == 2011
 
 
 def test_album_without_artists_or_ids() -> None:
-    album = to_album(load(MA / "albums" / "yesterday_when_i_was_mad.json"), "jf")
+    album = to_album(load(MA / "albums" / "yesterday_when_i_was_mad.json"))
     assert album == ServerAlbum(
         native_id="7c8d0bd55291c7fc0451d17ebef30017", title="Yesterday, When I Was Mad [Disc 2]"
     )
 
 
 def test_artist_with_mbid_and_sort_name() -> None:
-    artist = to_artist(load(MA / "artists" / "ash.json"), "jf")
+    artist = to_artist(load(MA / "artists" / "ash.json"))
     assert artist == ServerArtist(
         native_id="dd954bbf54398e247d803186d3585b79",
         name="Ash",
@@ -76,7 +78,7 @@ def test_artist_with_mbid_and_sort_name() -> None:
 def test_track_artist_is_the_first_artist_item_and_release_track_id_is_not_a_recording() -> None:
     raw = load(MA / "tracks" / "zombie_christmas.json")
     assert raw["ProviderIds"]["MusicBrainzTrack"]  # present, and must not be taken for the recording
-    track = to_track(raw, "jf")
+    track = to_track(raw)
     assert track.native_id == "fb12a77f49616a9fc56a6fab2b94174c"
     assert (track.artist_id, track.artist_name) == ("a0c459294295710546c81c20a8d9abfc", "Emmy the Great")
     assert (track.album_id, track.album_title) == ("32ed6a0091733dcff57eae67010f3d4b", "This Is Christmas")
@@ -91,14 +93,14 @@ def test_recording_mbid_is_read_and_slash_joined_ids_give_the_first() -> None:
     joined = raw["ProviderIds"]["MusicBrainzArtist"]
     assert "/" in joined
     raw["ProviderIds"]["MusicBrainzRecording"] = joined
-    assert to_track(raw, "jf").mbid == "60bbceb2-0ddc-403b-970b-b4e9c3b2de5c"
+    assert to_track(raw).mbid == "60bbceb2-0ddc-403b-970b-b4e9c3b2de5c"
     artist = to_artist({"Id": "a0c459294295710546c81c20a8d9abfc", "Name": "Emmy the Great",
-                        "ProviderIds": {"MusicBrainzArtist": joined}}, "jf")  # fmt: skip
+                        "ProviderIds": {"MusicBrainzArtist": joined}})  # fmt: skip
     assert artist.mbid == "60bbceb2-0ddc-403b-970b-b4e9c3b2de5c"
 
 
 def test_track_with_zero_numbers_and_no_artists() -> None:
-    track = to_track(load(MA / "tracks" / "thrown_away.json"), "jf")
+    track = to_track(load(MA / "tracks" / "thrown_away.json"))
     assert track == ServerTrack(
         native_id="b5319fb11cde39fca2023184fcfa9862",
         title="11 Thrown Away",
@@ -109,7 +111,7 @@ def test_track_with_zero_numbers_and_no_artists() -> None:
 
 
 def test_single_without_album_id_keeps_album_title_and_album_artist() -> None:
-    track = to_track(load(MA / "tracks" / "where_the_bands_are.json"), "jf")
+    track = to_track(load(MA / "tracks" / "where_the_bands_are.json"))
     assert track.album_id is None
     assert track.album_title == "Where the Bands Are (2018 Version) - Single"
     assert (track.artist_id, track.artist_name) == ("94875b0dd58cbf5245a135982133651a", "Dead Like Harry")
@@ -117,42 +119,43 @@ def test_single_without_album_id_keeps_album_title_and_album_artist() -> None:
 
 
 def test_streammusic_full_dtos() -> None:
-    track = to_track(load(SM / "users_items_audio_by_id.json"), "jf")
+    track = to_track(load(SM / "users_items_audio_by_id.json"))
     assert track.native_id == "39de54ec99682f60e77133bd51759673"
     assert track.path == "/media/许嵩/梦游计/Play With Style - 许嵩.flac"
     assert track.added_at == datetime(2024, 3, 21, 10, 50, 57, 457025, tzinfo=UTC)
     assert (track.duration_ms, track.track_number, track.disc_number) == (175067, 7, 1)
     assert (track.album_id, track.artist_id) == ("c1037c12ede81c855bbf38a4846248f9", "9cb24036603a4bbdaf15891d3f8215b0")
-    artist = to_artist(load(SM / "users_items_artist_by_id.json"), "jf")
+    artist = to_artist(load(SM / "users_items_artist_by_id.json"))
     assert (artist.name, artist.mbid) == ("许嵩", "ca084e75-0f3e-4c05-9f4d-b2714a8c8bb5")
-    album = to_album(load(SM / "users_items_album_by_id.json"), "jf")
+    album = to_album(load(SM / "users_items_album_by_id.json"))
     assert (album.native_id, album.artist_id, album.year, album.mbid) == (
         "bb725906dce0e1d5dcbb5e2aab50f590", "9cb24036603a4bbdaf15891d3f8215b0", 2018, None)  # fmt: skip
 
 
 def test_emby_numeric_ids() -> None:
-    track = to_track(load(SM / "emby" / "users_items_audio_by_id.json"), "emby")
+    track = to_track(load(SM / "emby" / "users_items_audio_by_id.json"))
     assert (track.native_id, track.album_id, track.artist_id) == ("45902", "10139", "10126")
     assert track.path == "/volume1/music/刀郎/2002年的第一场雪/刀郎 - 艾里甫与赛乃姆.flac"
     assert (track.duration_ms, track.track_number, track.year) == (352547, 5, 2004)
-    album = to_album(load(SM / "emby" / "users_items_album_by_id.json"), "emby")
+    album = to_album(load(SM / "emby" / "users_items_album_by_id.json"))
     assert (album.native_id, album.artist_id, album.artist_name) == ("79103", "7113", "单依纯")
 
 
 def test_home_assistant_placeholders() -> None:
-    track = to_track(load(JF / "track.json"), "jf")
+    track = to_track(load(JF / "track.json"))
     assert (track.native_id, track.album_id, track.artist_id) == ("TRACK-UUID", "ALBUM-UUID", "ARTIST-UUID")
     assert track.path == "/media/music/MockArtist/MockAlbum/01 - Track - MockAlbum - MockArtist.flac"
-    assert to_track(load(JF / "tracks-nopath.json")["Items"][0], "jf").path is None
-    assert to_artist(load(JF / "artist.json"), "jf").name == "ARTIST"
-    assert to_album(load(JF / "album.json"), "jf").artist_id == "ARTIST-UUID"
+    assert to_track(load(JF / "tracks-nopath.json")["Items"][0]).path is None
+    assert to_artist(load(JF / "artist.json")).name == "ARTIST"
+    assert to_album(load(JF / "album.json")).artist_id == "ARTIST-UUID"
 
 
-def test_an_item_without_a_name_is_named_in_the_error() -> None:
+def test_an_item_without_a_name_is_skipped_and_named() -> None:
     raw = load(MA / "artists" / "ash.json")
     del raw["Name"]
-    with pytest.raises(BadResponse, match="dd954bbf54398e247d803186d3585b79"):
-        to_artist(raw, "jf")
+    skipped: list[Skipped] = []
+    assert Intake("jf", skipped).accept(to_artist(raw)) is None
+    assert skipped == [Skipped("artist", "dd954bbf54398e247d803186d3585b79", "no name")]
 
 
 # -- served over HTTP ----------------------------------------------------------------------------
@@ -176,13 +179,16 @@ def verbatim(path: Path) -> Handler:
 
 
 def first_page_only(path: Path) -> Handler:
-    """The capture for StartIndex=0; later pages are empty, with the capture's total."""
+    """The capture for StartIndex=0, later pages empty. A capture is an excerpt of a larger library:
+    its TotalRecordCount (kept only where the capture has one) becomes the excerpt's."""
 
     def handle(request: Request) -> Response:
-        if int(request.param("StartIndex") or 0) == 0:
-            return Response(200, path.read_bytes())
-        body = {"Items": [], "TotalRecordCount": load(path).get("TotalRecordCount")}
-        return Response(200, json.dumps(body).encode())
+        body = load(path)
+        items = body["Items"] if int(request.param("StartIndex") or 0) == 0 else []
+        body = {**body, "Items": items}
+        if "TotalRecordCount" in body:
+            body["TotalRecordCount"] = len(load(path)["Items"])
+        return Response(200, json.dumps(body, ensure_ascii=False).encode())
 
     return handle
 
@@ -213,15 +219,15 @@ def test_login_views_and_listing_from_real_jellyfin_answers(
         "GET /Items": first_page_only(SM / "users_items_audio_list.json"),
         "GET /Artists": first_page_only(SM / "artists_list.json"),
     })  # fmt: skip
-    adapter = JellyfinServer(ServerConfig("jf", "jellyfin", server.url, user="demo", password="pw"), backoff=0)
+    adapter = JellyfinServer(ServerConfig("jf", "jellyfin", server.url, user="demo", password="pw"), retry=NO_WAIT)
     assert adapter.instance_id() == "68ca97fe91ff41a08aa2ff3d057a5f75"
     tracks = list(adapter.iter_tracks())
     assert [t.title for t in tracks] == ["Play With Style"]
     assert [a.name for a in adapter.iter_artists()] == ["许嵩"]
     listing = [r for r in server.requests if r.path == "/Items"]
     assert listing[0].param("ParentId") == "MUSIC-COLLECTION-FOLDER-UUID"
-    # The capture says 132 tracks but the server lists no more: stop after one empty page.
-    assert [int(r.param("StartIndex") or 0) for r in listing] == [0, 1]
+    # The whole listing in one page: nothing more is asked for.
+    assert [int(r.param("StartIndex") or 0) for r in listing] == [0]
     views_request = next(r for r in server.requests if r.path == "/UserViews")
     assert views_request.param("userId") == "cb70exxx1bxxx96ab14xxx6151ba2250"
     assert 'Token="602f3582cxxx4d2xxx83d920ad606e22"' in (views_request.header("authorization") or "")
@@ -236,7 +242,7 @@ def test_emby_pages_without_start_index(fixture_server: Callable[[dict[str, Hand
             SM / "emby" / ("users_items_audio_list.json" if r.param("IncludeItemTypes") == "Audio"
                            else "users_items_musicalbum_list.json"))(r),
     })  # fmt: skip
-    adapter = JellyfinServer(ServerConfig("emby", "emby", server.url, token="k"), backoff=0)
+    adapter = JellyfinServer(ServerConfig("emby", "emby", server.url, token="k"), retry=NO_WAIT)
     albums = list(adapter.iter_albums())
     assert [(a.native_id, a.artist_id) for a in albums] == [("79106", "79105"), ("79103", "7113")]
     tracks = list(adapter.iter_tracks())
@@ -254,7 +260,7 @@ def test_home_assistant_lists_without_totals(fixture_server: Callable[[dict[str,
         "GET /Items": verbatim(JF / "tracks.json"),
         "GET /Artists": verbatim(JF / "artists.json"),
     })  # fmt: skip
-    adapter = JellyfinServer(ServerConfig("ha", "jellyfin", server.url, token="k"), backoff=0)
+    adapter = JellyfinServer(ServerConfig("ha", "jellyfin", server.url, token="k"), retry=NO_WAIT)
     assert [t.native_id for t in adapter.iter_tracks()] == ["TRACK-UUID"]
     assert list(adapter.all_ids("artist")) == ["ARTIST-UUID"]
     # No TotalRecordCount: a page shorter than the limit is the last one.

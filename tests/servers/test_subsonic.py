@@ -81,8 +81,9 @@ def test_walk_fallback_lists_the_same_and_costs_more(supysonic: SupysonicServer)
                          (sub.iter_artists(), sub.iter_albums(), sub.iter_tracks())]  # fmt: skip
         sub.close()
     assert results["walk"] == results["search3"] and [len(ids) for ids in results["walk"]] == [3, 3, 7]
-    # search3: 2 pings + 3 kinds x (1 page + 1 empty); walk: 2 pings + getArtists + (1 + 1) + (1 + 1) + 3 getAlbum
-    assert counts == {"search3": 8, "walk": 10}
+    # search3: 2 pings + 3 kinds x (1 page + the empty page twice); walk: 2 pings + getArtists + (1 + 2)
+    # + (1 + 2) + 3 getAlbum (the last, empty page of a listing is asked twice before it is believed)
+    assert counts == {"search3": 11, "walk": 12}
 
 
 def _count(counts: dict[str, int], mode: str) -> None:
@@ -195,7 +196,12 @@ class SpecServer(LoopbackServer):
                     }
                 ).encode(),
             )
-        return Response(200, (SPEC / name).read_bytes())
+        body = json.loads((SPEC / name).read_bytes())
+        if method == "search3":  # the example is an excerpt: its album counts the songs it lists
+            result = body["subsonic-response"]["searchResult3"]
+            for album in result.get("album", []):
+                album["songCount"] = sum(1 for s in result.get("song", []) if s.get("albumId") == album["id"])
+        return Response(200, json.dumps(body).encode())
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@ from 1.13.0, ``p=`` before) and can play the servers the adapter must survive:
 ``empty_query="error"`` refuses an empty search3 query, ``"empty"`` answers it with
 nothing (as classic Subsonic does), and ``max_count`` caps every search3 page below
 what was asked; ``local_offset`` writes ``created`` as naive local time, as supysonic
-does. Edit the library file and call ``load()`` to change the library.
+does. Edit the library file and call ``load()`` to change the library. ``tamper`` rewrites
+every artist, album and song object it serves (an empty title, no id, NUL characters...),
+and the ``empty`` fault answers a page with nothing in it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -57,8 +60,10 @@ class FakeSubsonic(LoopbackServer):
         empty_query: EmptyQuery = "all",
         max_count: int | None = None,
         local_offset: int | None = None,
+        tamper: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         super().__init__()
+        self.tamper = tamper
         self.library = library
         self.user, self.password, self.version = user, password, version
         self.server_type, self.empty_query, self.max_count = server_type, empty_query, max_count
@@ -80,9 +85,12 @@ class FakeSubsonic(LoopbackServer):
     def _ref(self, kind: str, snapshot_id: str | None) -> str | None:
         return self.native_id(kind, snapshot_id) if snapshot_id else None
 
+    def _tampered(self, data: dict[str, Any]) -> dict[str, Any]:
+        return self.tamper(data) if self.tamper is not None else data
+
     def _artist(self, native: str, item: ServerArtist) -> dict[str, Any]:
         count = sum(1 for a in self.albums.values() if self._ref("artist", a.artist_id) == native)
-        return _clean({"id": native, "name": item.name, "sortName": item.sort_name, "albumCount": count,
+        return self._served({"id": native, "name": item.name, "sortName": item.sort_name, "albumCount": count,
                        "musicBrainzId": item.mbid, "coverArt": f"ar-{native}"})  # fmt: skip
 
     def _songs(self, album_native: str) -> list[tuple[str, ServerTrack]]:
@@ -92,7 +100,7 @@ class FakeSubsonic(LoopbackServer):
     def _album(self, native: str, item: ServerAlbum) -> dict[str, Any]:
         songs = self._songs(native)
         artist = self.artists.get(self._ref("artist", item.artist_id) or "")
-        return _clean({"id": native, "name": item.title, "artist": artist.name if artist else item.artist_name,
+        return self._served({"id": native, "name": item.title, "artist": artist.name if artist else item.artist_name,
                        "artistId": self._ref("artist", item.artist_id), "year": item.year,
                        "created": _created(item.added_at, self.local_offset), "songCount": len(songs),
                        "duration": sum((t.duration_ms or 0) // 1000 for _, t in songs),
@@ -101,7 +109,7 @@ class FakeSubsonic(LoopbackServer):
     def _song(self, native: str, item: ServerTrack) -> dict[str, Any]:
         album = self.albums.get(self._ref("album", item.album_id) or "")
         artist = self.artists.get(self._ref("artist", item.artist_id) or "")
-        return _clean({"id": native, "parent": self._ref("album", item.album_id), "isDir": False,
+        return self._served({"id": native, "parent": self._ref("album", item.album_id), "isDir": False,
                        "title": item.title, "album": album.title if album else item.album_title,
                        "artist": artist.name if artist else item.artist_name, "track": item.track_number,
                        "discNumber": item.disc_number, "year": item.year,
@@ -111,11 +119,23 @@ class FakeSubsonic(LoopbackServer):
                        "musicBrainzId": item.mbid, "isrc": [item.isrc] if item.isrc else [],
                        "type": "music", "mediaType": "song", "isVideo": False})  # fmt: skip
 
+    def _served(self, data: dict[str, Any]) -> dict[str, Any]:
+        return self._tampered(_clean(data))
+
+    def empty(self, request: Request, response: Response) -> Response:
+        """The answer with nothing in it (an empty ``searchResult3`` or ``albumList2``)."""
+        body = json.loads(response.body)
+        inner = body.get("subsonic-response", {})
+        for key in ("searchResult3", "albumList2"):
+            if key in inner:
+                inner[key] = {}
+        return Response(200, json.dumps(body).encode())
+
     # -- protocol --------------------------------------------------------------------------
     def _envelope(self, status: str = "ok", **payload: Any) -> Response:
         body = {"status": status, "version": self.version, "type": self.server_type,
                 "serverVersion": "0.0.1 (fake)", "openSubsonic": True, **payload}  # fmt: skip
-        return Response(200, json.dumps({"subsonic-response": body}, ensure_ascii=False).encode())
+        return Response(200, json.dumps({"subsonic-response": body}).encode())  # \u escapes: lone surrogates too
 
     def _error(self, code: int, message: str) -> Response:
         return self._envelope("failed", error={"code": code, "message": message})
