@@ -286,9 +286,10 @@ class PlexServer(MediaServer):
         for start in range(0, len(native_ids), FETCH_KEYS):
             keys = ",".join(native_ids[start : start + FETCH_KEYS])
             for element in self._query(f"/library/metadata/{keys}?includeGuids=1"):
-                if element.tag == TAGS[kind] and element.get("type") == kind:
-                    if (item := self._intake.accept(self._item(kind, element))) is not None:
-                        yield item
+                if element.tag != TAGS[kind] or element.get("type") != kind:
+                    continue
+                if (item := self._intake.accept(self._item(kind, element))) is not None:
+                    yield item
 
     def all_ids(self, kind: EntityKind) -> Iterator[str]:
         """Every ratingKey of ``kind``, once each; items without one are reported by the listings."""
