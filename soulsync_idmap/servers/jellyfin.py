@@ -318,6 +318,18 @@ class JellyfinServer(MediaServer):
             server=self.name,
         )
 
+    def total(self, kind: EntityKind) -> int | None:
+        """``TotalRecordCount`` of an empty page (Limit=0), summed over the music libraries (an
+        artist in two libraries counts twice: a total for progress, not a count)."""
+        found = 0
+        for library, _name in self._music_libraries():
+            path, params = self._listing(kind, library, fields=False)
+            claimed = self._get_json(path, {**params, "StartIndex": 0, "Limit": 0}).get("TotalRecordCount")
+            if not isinstance(claimed, int) or isinstance(claimed, bool):
+                return None
+            found += claimed
+        return found
+
     def _listing(self, kind: EntityKind, library: str, *, fields: bool = True) -> tuple[str, dict[str, Any]]:
         params: dict[str, Any] = {"ParentId": library, **_LEAN}
         if fields:

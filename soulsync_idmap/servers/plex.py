@@ -209,6 +209,14 @@ class PlexServer(MediaServer):
                 if len(page) == 0 or ((start >= total) if total is not None else len(page) < self._page):
                     break
 
+    def total(self, kind: EntityKind) -> int | None:
+        """``totalSize`` of an empty page (X-Plex-Container-Size 0), summed over the music sections."""
+        totals = [
+            _int(self._query(f"/library/sections/{section}/all?type={TYPE_NUMBER[kind]}", 0, 0).get("totalSize"))
+            for section in self._sections()
+        ]
+        return None if None in totals else sum(t for t in totals if t is not None)
+
     def _listing_page(self, key: str, start: int) -> Element:
         """One page; an empty one before ``totalSize`` is asked again, then raises."""
         retrying = self._retry.begin(self.name, f"GET {key.split('?')[0]}")

@@ -488,3 +488,11 @@ def test_config_without_credentials_is_refused(fake: FakeJellyfin) -> None:
         JellyfinServer(ServerConfig("home", "jellyfin", fake.url))
     with pytest.raises(ConfigError):
         JellyfinServer(ServerConfig("home", "plex", fake.url, token=TOKEN))
+
+
+def test_totals_for_progress_come_from_empty_pages(make: Make, fake: FakeJellyfin) -> None:
+    jf = make()
+    listed = {kind: len(list(jf.all_ids(kind))) for kind in ("artist", "album", "track")}
+    fake.reset_log()
+    assert {kind: jf.total(kind) for kind in listed} == listed
+    assert {r.param("Limit") for r in fake.requests if r.path in ("/Items", "/Artists")} == {"0"}

@@ -206,3 +206,9 @@ def test_plex_metadata_guids_are_read_and_local_ones_are_not(fake: FakePlex) -> 
     assert len({t.guid for t in tracks}) == len(tracks)
     local = ElementTree.fromstring('<Track ratingKey="7" guid="local://7" title="x" type="track"/>')
     assert plex._item("track", local).guid is None  # tied to this server's database, not to the item
+
+
+def test_totals_for_progress_come_from_empty_pages(fake: FakePlex) -> None:
+    plex = _adapter(fake.url)
+    listed = {kind: len(list(plex.all_ids(kind))) for kind in ("artist", "album", "track")}
+    assert {kind: plex.total(kind) for kind in listed} == listed == {"artist": 90, "album": 400, "track": 5000}
