@@ -11,11 +11,12 @@ warning (once per field name).
 A line that is not a JSON object of a known kind makes the file unreadable
 (``SnapshotError`` naming its line): the file is damaged, and a sync must not take a
 damaged file's listing as complete. An *item* that cannot be stored as it is follows the
-adapters' policy (``servers.base.Skipped``) when the reader is given a ``skipped`` list:
-a track without a title is named after its file, NUL characters are removed, a value
-that is not what its field holds is left out; an item without a usable id, an artist or
-album without a name, and a repeated id are skipped and reported. Without a list (tools
-and the bundled fake servers), each of these is an error naming its line.
+adapters' one policy (``servers/intake.py``) when the reader is given a ``skipped`` list:
+repaired where that is honest (a track without a title is named after its file, NUL
+characters are removed, a value that is not what its field holds is left out with a
+warning), else skipped and reported with its line (no id, an artist or album without a
+name, a repeated id). Without a list (tools and the bundled fake servers), each of these
+is an error naming its line.
 
 The same format is what the bundled fake servers serve and what tests generate.
 """
@@ -30,7 +31,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..errors import SnapshotError, Unsupported
@@ -45,8 +46,9 @@ from .base import (
     ServerTrack,
     Skipped,
     only,
-    parse_datetime,
+    read_datetime,
 )
+from .intake import Intake, Listing
 
 __all__ = ["SnapshotServer", "item_to_json", "read_snapshot", "write_snapshot"]
 
@@ -77,16 +79,15 @@ KNOWN_FIELDS = frozenset(
 )
 _INT_FIELDS = ("track_number", "disc_number", "duration_ms", "year")
 _STR_FIELDS = ("artist_id", "album_id", "mbid", "isrc", "path", "sort_name", "artist_name", "album_name", "guid")
-_MAX_INT = 2**62
-_MAX_ID = 200
-
-
-class _Bad(Exception):
-    """An item-level problem: the item is skipped (or, in strict reading, the file fails)."""
 
 
 class _LineReader:
-    """Validates one snapshot line at a time, remembering what it warned about and saw."""
+    """Validates one snapshot line at a time, remembering what it warned about and saw.
+
+    A line that is not a JSON object of a known kind is a ``SnapshotError`` (the file is
+    damaged). An item goes through the adapters' ``Intake``: repaired, or skipped and
+    reported on ``skipped`` (without a list, strict reading: an error naming the line).
+    """
 
     def __init__(
         self, path: str, names: tuple[dict[str, str], dict[str, str]] | None, skipped: list[Skipped] | None
@@ -95,8 +96,10 @@ class _LineReader:
         # Artist and album names by native id: filled into items that name only the parent's id.
         self.artists, self.albums = names or ({}, {})
         self.skipped = skipped
+        self.found: list[Skipped] = []
+        self.intake = Intake(path, self.found)
+        self.listings = {kind: Listing() for kind in KINDS}
         self.warned: set[str] = set()
-        self.seen: dict[str, set[str]] = {"artist": set(), "album": set(), "track": set()}
         self.dates: dict[str, datetime] = {}
         self.lineno = 0
 
@@ -122,56 +125,32 @@ class _LineReader:
         for key in sorted(unknown - self.warned):
             self.warned.add(key)
             log.warning("%s:%d: unknown field %r ignored", self.path, lineno, key)
-        raw_id = obj.get("id")
-        try:
-            return self._item(kind, obj)
-        except _Bad as exc:
+        item = self.intake.accept(self._item(kind, obj), self.listings[kind])
+        if item is None:
+            skipped = self.found.pop()
             if self.skipped is None:
-                raise self.fail(str(exc)) from None
-            text_id = str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else ""
-            native_id = text_id.replace("\x00", "").strip() or None
-            name = obj.get("name") if isinstance(obj.get("name"), str) else None
-            self.skipped.append(Skipped(kind, native_id, f"line {lineno}: {exc}", name))
-            return None
+                raise self.fail(skipped.reason)
+            self.skipped.append(replace(skipped, reason=f"line {lineno}: {skipped.reason}"))
+        return item
 
     def _item(self, kind: EntityKind, obj: dict[str, Any]) -> ServerItem:
-        native_id = self._id(obj)
+        """The line's item as it stands (the intake checks it): values of the wrong type left out."""
+        native_id = _plain(obj.get("id")) or ""
+        name = _plain(obj.get("name")) or ""
         ints = {f: self._int(obj, f) for f in _INT_FIELDS if obj.get(f) is not None}
         strs = {f: self._str(obj, f) for f in _STR_FIELDS if obj.get(f) is not None}
-        name = self._text(obj.get("name"), "name")
-        if not name:
-            path = strs.get("path")
-            if kind != "track" or not path:
-                raise _Bad("'name' is required and must be a non-empty string")
-            name = _file_title(path)  # what servers show for a file without a title tag
-            if not name.strip():
-                raise _Bad("'name' is required and must be a non-empty string")
         added = self._date(obj, "added_at")
         updated = self._date(obj, "updated_at")
-        seen = self.seen[kind]
-        if native_id in seen:
-            raise _Bad(f"duplicate {kind} id {native_id!r}")
-        seen.add(native_id)
+        guid = strs.get("guid")
         if kind == "artist":
-            return ServerArtist(
-                native_id, name, strs.get("sort_name"), strs.get("mbid"), added, updated, strs.get("guid")
-            )
+            return ServerArtist(native_id, name, strs.get("sort_name"), strs.get("mbid"), added, updated, guid)
         artist_id = strs.get("artist_id")
         artist_name = strs.get("artist_name")
         if artist_name is None and artist_id:
             artist_name = self.artists.get(artist_id)
         if kind == "album":
-            return ServerAlbum(
-                native_id,
-                name,
-                artist_id,
-                artist_name,
-                ints.get("year"),
-                strs.get("mbid"),
-                added,
-                updated,
-                strs.get("guid"),
-            )
+            year, mbid = ints.get("year"), strs.get("mbid")
+            return ServerAlbum(native_id, name, artist_id, artist_name, year, mbid, added, updated, guid)
         album_id = strs.get("album_id")
         album_title = strs.get("album_name")
         if album_title is None and album_id:
@@ -192,58 +171,31 @@ class _LineReader:
             path=strs.get("path"),
             added_at=added,
             updated_at=updated,
-            guid=strs.get("guid"),
+            guid=guid,
         )
-
-    def _text(self, value: Any, key: str) -> str | None:
-        if value is None or value == "":
-            return None
-        if isinstance(value, int) and not isinstance(value, bool) and (key == "id" or key.endswith("_id")):
-            return str(value)
-        if not isinstance(value, str):
-            raise _Bad(f"'{key}' must be a string")
-        if "\x00" in value:  # no backend stores it the same way (PostgreSQL refuses it)
-            value = value.replace("\x00", "")
-        return value if value.strip() else None
-
-    def _id(self, obj: dict[str, Any]) -> str:
-        raw = obj.get("id")
-        if isinstance(raw, str) and "\x00" in raw:  # an id is used as it is, never mended
-            raise _Bad("'id' must not contain a NUL character")
-        native_id = self._text(raw, "id")
-        if not native_id:
-            raise _Bad("'id' is required and must be a non-empty string")
-        if len(native_id) > _MAX_ID:
-            raise _Bad(f"'id' is longer than {_MAX_ID} characters")
-        return native_id
 
     def _str(self, obj: dict[str, Any], key: str) -> str | None:
         value = obj[key]
-        if type(value) is str and value and "\x00" not in value:
-            return value
-        try:
-            return self._text(value, key)
-        except _Bad:
-            self._dropped(key, value, "a string")
-            return None
+        if type(value) is str:
+            return value or None
+        if key.endswith("_id") and (text := _plain(value)) is not None:
+            return text
+        self._dropped(key, value, "a string")
+        return None
 
     def _int(self, obj: dict[str, Any], key: str) -> int | None:
         value = obj[key]
-        if type(value) is int and 0 <= value <= _MAX_INT:
-            return value
+        if type(value) is int:
+            return value  # the intake checks the range
         if value == "":
             return None
         try:
             if isinstance(value, bool) or not isinstance(value, int | float | str):
                 raise ValueError
-            number = int(value)
+            return int(value)
         except (TypeError, ValueError, OverflowError):
             self._dropped(key, value, "a whole number")
             return None
-        if number < 0 or number > _MAX_INT:
-            self._dropped(key, value, "a whole number in range")
-            return None
-        return number
 
     def _date(self, obj: dict[str, Any], key: str) -> datetime | None:
         value = obj.get(key)
@@ -252,11 +204,8 @@ class _LineReader:
         cached = self.dates.get(value) if isinstance(value, str) else None
         if cached is not None:
             return cached
-        try:
-            if not isinstance(value, str):
-                raise ValueError
-            parsed = parse_datetime(value)
-        except ValueError:
+        parsed = read_datetime(value)
+        if parsed is None:
             self._dropped(key, value, "an ISO 8601 date")
             return None
         if len(self.dates) < 4096:  # libraries are imported in bursts: many equal stamps
@@ -271,10 +220,13 @@ class _LineReader:
         log.warning("%s:%d: %s; left out", self.path, self.lineno, message)
 
 
-def _file_title(path: str) -> str:
-    """A file's name without its extension, from a POSIX or Windows path."""
-    name = (PureWindowsPath if "\\" in path else PurePosixPath)(path).name
-    return name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+def _plain(value: Any) -> str | None:
+    """A string, or a whole number as its digits (an id written as a number); else None."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
 
 
 def _open(path: str | os.PathLike[str]) -> BinaryIO:

@@ -201,7 +201,7 @@ def test_an_item_missing_a_required_field_is_skipped_and_reported(idmap: Invoke,
     write_jsonl(synced, [{"kind": "track", "id": "t9"}])
     result = idmap("sync", "home", "--full")
     assert result.exit_code == 0
-    assert "skipped track t9: line 1: 'name' is required" in result.output
+    assert "skipped track t9: line 1: no title and no file name" in result.output
 
 
 def test_unknown_field_is_a_warning(idmap: Invoke, synced: Path, small_library: list[dict[str, Any]]) -> None:
