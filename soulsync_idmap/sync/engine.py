@@ -438,7 +438,8 @@ def _finish_run(store: Store, result: SyncResult) -> None:
         )  # fmt: skip
         if result.skipped:  # what 'idmap sync --report' lists
             conn.execute(table("skipped_item").insert(), [
-                {"run_id": result.run_id, "kind": s.kind, "native_id": s.native_id, "name": s.name, "reason": s.reason}
+                {"run_id": result.run_id, "kind": s.kind, "native_id": s.native_id and s.native_id[:200],
+                 "name": s.name and s.name[:500], "reason": s.reason[:1000]}
                 for s in result.skipped
             ])  # fmt: skip
 
