@@ -27,6 +27,7 @@ import httpx
 from .. import __version__
 from ..errors import AuthError, BadResponse, ConfigError, NotFound, ServerUnreachable, Unsupported
 from .base import EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack
+from .http_log import httpx_hooks
 from .jellyfin_items import TYPES, Raw, is_type, items_of, native_id, to_album, to_artist, to_track, wire_date
 
 __all__ = ["DEFAULT_PAGE_SIZE", "ID_PAGE_SIZE", "JellyfinServer"]
@@ -74,7 +75,9 @@ class JellyfinServer:
         self._base = config.url.rstrip("/")
         self._page_size = max(1, config.page_size or DEFAULT_PAGE_SIZE)
         self._owns_client = client is None
-        self._client = client or httpx.Client(timeout=config.timeout, verify=config.verify_tls, follow_redirects=True)
+        self._client = client or httpx.Client(
+            timeout=config.timeout, verify=config.verify_tls, follow_redirects=True, event_hooks=httpx_hooks()
+        )
         self._tries = max(1, tries)
         self._backoff = backoff
         self._max_retry_after = max_retry_after

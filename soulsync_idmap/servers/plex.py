@@ -27,6 +27,7 @@ from plexapi.server import PlexServer as PlexAPIServer
 
 from ..errors import AuthError, BadResponse, ConfigError, ServerError, ServerUnreachable
 from .base import EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack, only
+from .http_log import log_requests_response
 
 __all__ = ["PlexServer"]
 
@@ -83,6 +84,7 @@ class PlexServer:
         self._config = config
         self._session = session or requests.Session()
         self._session.verify = config.verify_tls
+        self._session.hooks["response"].append(log_requests_response)
         self._tries = max(1, tries)
         self._backoff = backoff
         self._sleep = sleep

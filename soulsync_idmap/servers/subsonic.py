@@ -27,6 +27,7 @@ import httpx
 
 from ..errors import AuthError, BadResponse, ConfigError, ServerError, ServerUnreachable, Unsupported
 from .base import EntityKind, ServerAlbum, ServerArtist, ServerConfig, ServerItem, ServerTrack, only, parse_datetime
+from .http_log import httpx_hooks
 
 __all__ = ["SubsonicServer"]
 
@@ -102,7 +103,9 @@ class SubsonicServer:
         self.name = config.name
         self._config = config
         self._base = config.url.rstrip("/")
-        self._client = client or httpx.Client(timeout=config.timeout, verify=config.verify_tls)
+        self._client = client or httpx.Client(
+            timeout=config.timeout, verify=config.verify_tls, event_hooks=httpx_hooks()
+        )
         self._tries, self._backoff, self._sleep = max(1, tries), backoff, sleep
         self._page = config.page_size or 500
         self._api: str | None = None

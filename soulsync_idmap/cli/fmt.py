@@ -1,0 +1,52 @@
+"""How the command line shows things: one console, one timestamp style, one number style.
+
+Tables take the terminal's width (``COLUMNS`` when not on a terminal, else 80); long cells
+are cut with an ellipsis, never wrapped mid-word. Times are local with the zone for people
+(``2026-12-02 14:05 CET``) and ISO 8601 with the zone in ``--json``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["console", "iso", "number", "table", "when"]
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console sized to the terminal; colour only on a terminal and never under ``NO_COLOR``."""
+    return Console(stderr=stderr, highlight=False)
+
+
+def table(*columns: str, numeric: tuple[str, ...] = (), title: str | None = None) -> Table:
+    """A borderless table; text columns shrink with an ellipsis, number columns never do."""
+    grid = Table(box=None, title=title, title_justify="left", pad_edge=False)
+    for name in columns:
+        if name in numeric:
+            grid.add_column(name, justify="right", no_wrap=True)
+        else:
+            grid.add_column(name, overflow="ellipsis", no_wrap=True)
+    return grid
+
+
+def aware(value: datetime) -> datetime:
+    """Stored times are UTC; SQLite hands them back without the zone."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def when(value: datetime | None, never: str = "never") -> str:
+    """Local time with its zone, to the minute: ``2026-12-02 14:05 CET``."""
+    if value is None:
+        return never
+    return aware(value).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 with the zone (UTC), for ``--json``."""
+    return aware(value).isoformat() if value is not None else None
+
+
+def number(value: int) -> str:
+    return f"{value:,}"
