@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,10 +16,9 @@ from soulsync_idmap.errors import AuthError, ConfigError, ServerError, ServerUnr
 from soulsync_idmap.servers.base import ServerAlbum, ServerArtist, ServerConfig, ServerTrack
 from soulsync_idmap.servers.plex import PlexServer
 from tests.conftest import Invoke
+from tests.support.fixtures import unlicensed_captures
 from tests.support.gen_library import generate
 
-ANCHORS = Path(os.environ.get("IDMAP_ANCHORS", Path(__file__).resolve().parents[3] / "shared" / "anchors"))
-CAPTURES = ANCHORS / "fixtures" / "plex" / "streammusic-docs"
 TOKEN = "plex-t0ken-abcdef"
 
 
@@ -34,6 +32,10 @@ def _adapter(url: str, **extra: Any) -> PlexServer:
 
 class CapturedPlex(LoopbackServer):
     """Serves the real PMS 1.29 captures verbatim, whatever the paging asks."""
+
+    def __init__(self, captures: Path) -> None:
+        super().__init__()
+        self.captures = captures
 
     def handle(self, request: Request) -> Response:
         files = {
@@ -49,16 +51,12 @@ class CapturedPlex(LoopbackServer):
                     "10": "section_all_type10_tracks.xml"}[request.param("type") or "8"]  # fmt: skip
         if name is None:
             return Response(404, b"", "text/xml")
-        return Response(200, (CAPTURES / name).read_bytes(), "text/xml;charset=utf-8")  # as PMS sends it
+        return Response(200, (self.captures / name).read_bytes(), "text/xml;charset=utf-8")  # as PMS sends it
 
 
 @pytest.fixture
 def captured() -> Iterator[CapturedPlex]:
-    if not CAPTURES.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"Plex captures missing at {CAPTURES}")
-        pytest.skip(f"Plex captures not found at {CAPTURES}")
-    with CapturedPlex() as server:
+    with CapturedPlex(unlicensed_captures("plex", "streammusic-docs")) as server:
         assert isinstance(server, CapturedPlex)
         yield server
 
@@ -87,9 +85,8 @@ def test_mbid_guids_are_read() -> None:
 
     from soulsync_idmap.servers.plex import _mbid
 
-    if not CAPTURES.exists():
-        pytest.skip("captures not found")
-    text = (CAPTURES / "metadata_track_with_mbid_guid.xml").read_text(encoding="utf-8")
+    captures = unlicensed_captures("plex", "streammusic-docs")
+    text = (captures / "metadata_track_with_mbid_guid.xml").read_text(encoding="utf-8")
     track = next(ElementTree.fromstring(text).iter("Track"))
     assert _mbid(track) and len(_mbid(track) or "") == 36
 
