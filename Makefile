@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/mypy soulsync_idmap
 
 demo: $(STAMP)
-	$(BIN)/idmap demo
+	$(BIN)/idmap demo --workdir .demo
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -124,9 +124,12 @@ def _setup_logging(verbose: int) -> None:
 def cli(ctx: click.Context, db_url: str | None, config_path: str | None, verbose: int) -> None:
     """Permanent UUIDs for a music library across Plex, Jellyfin, Emby and Subsonic.
 
-    Shell completion (server names included): add
-    eval "$(_IDMAP_COMPLETE=bash_source idmap)" to ~/.bashrc
-    (zsh: zsh_source in ~/.zshrc; fish: _IDMAP_COMPLETE=fish_source idmap | source).
+    Shell completion (commands, options and server names), one line in the shell's start file:
+
+    \b
+      bash (~/.bashrc):  eval "$(_IDMAP_COMPLETE=bash_source idmap)"
+      zsh (~/.zshrc):    eval "$(_IDMAP_COMPLETE=zsh_source idmap)"
+      fish (config.fish): _IDMAP_COMPLETE=fish_source idmap | source
     """
     _setup_logging(verbose)
     app = AppContext(db_url=db_url, config_path=config_path)

@@ -20,14 +20,20 @@ def console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False)
 
 
-def table(*columns: str, numeric: tuple[str, ...] = (), title: str | None = None) -> Table:
-    """A borderless table; text columns shrink with an ellipsis, number columns never do."""
-    grid = Table(box=None, title=title, title_justify="left", pad_edge=False)
+def table(*columns: str, numeric: tuple[str, ...] = (), wrap: tuple[str, ...] = (), title: str | None = None) -> Table:
+    """A borderless table, one space between columns, that fits the terminal.
+
+    Number columns never shrink; ``wrap`` columns (long free text) wrap between words; the
+    other text columns keep one line and end in an ellipsis when the terminal is too narrow.
+    """
+    grid = Table(box=None, title=title, title_justify="left", pad_edge=False, padding=(0, 1, 0, 0))
     for name in columns:
         if name in numeric:
-            grid.add_column(name, justify="right", no_wrap=True)
+            grid.add_column(name, justify="right", no_wrap=True, min_width=len(name))
+        elif name in wrap:
+            grid.add_column(name, overflow="fold", ratio=1)
         else:
-            grid.add_column(name, overflow="ellipsis", no_wrap=True)
+            grid.add_column(name, overflow="ellipsis", no_wrap=True, min_width=min(len(name), 8))
     return grid
 
 

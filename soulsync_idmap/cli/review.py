@@ -59,7 +59,7 @@ def _name(p: Proposal, side: dict[str, Any] | None) -> str:
 def show(console: Console, p: Proposal, position: str = "") -> None:
     """Both sides aligned, differences highlighted, then each server's native ids, then why."""
     head = f"{position}{p.kind} proposal #{p.id} · score {p.score:.2f}"
-    grid = fmt.table("", "A (kept)", "B (merged into A)", title=head)
+    grid = fmt.table("", "A (kept)", "B (merged into A)", wrap=("A (kept)", "B (merged into A)"), title=head)
     a, b = p.a or {}, p.b or {}
     for key in list(a.keys() or b.keys()):
         va, vb = _value(key, a.get(key)), _value(key, b.get(key))
@@ -166,10 +166,8 @@ def _ask(prompt: str) -> str:
         click.echo(key)
         return key.lower()
     line = sys.stdin.readline()
-    if not line:
-        click.echo()
-        return "q"
-    return line.strip().lower()[:1]
+    click.echo(line.strip())  # the answer, so a transcript of piped input reads like a session
+    return line.strip().lower()[:1] if line else "q"
 
 
 def _offered(s: _Session, p: Proposal) -> list[Choice]:
@@ -242,7 +240,7 @@ def list_(app: AppContext, kind: str | None, min_score: float | None, as_json: b
     if as_json:
         emit_json([p.as_json() for p in proposals])
         return
-    grid = fmt.table("id", "kind", "score", "A", "B", "why", numeric=("id", "score"))
+    grid = fmt.table("id", "kind", "score", "A", "B", "why", numeric=("id", "score"), wrap=("why",))
     for p in proposals:
         grid.add_row(str(p.id), p.kind, f"{p.score:.2f}", _name(p, p.a), _name(p, p.b), why(p))
     fmt.console().print(grid)

@@ -231,7 +231,7 @@ def list_(app: AppContext, as_json: bool) -> None:
     if not rows:
         click.echo("no servers yet; add one with 'idmap servers add KIND NAME --url URL'")
         return
-    table = fmt.table("", "name", "kind", "last sync", "url")
+    table = fmt.table("", "name", "kind", "last sync", "url", wrap=("url",))
     for row in rows:
         table.add_row("*" if row["active"] else "", row["name"], row["kind"], fmt.when(row["_last"]), row["url"])
     fmt.console().print(table)

@@ -74,8 +74,8 @@ def describe_url(url: str) -> str:
 
 
 def sqlite_path(url: str) -> Path | None:
-    """The file behind a SQLite URL, or None (memory database or another backend)."""
-    parsed = make_url(url)
+    """The file behind a SQLite URL (or a plain file path), or None (memory database or another backend)."""
+    parsed = make_url(database_url(url))
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
     return Path(parsed.database)
@@ -110,7 +110,8 @@ def _database_folder(path: Path) -> None:
 
 
 def open_engine(url: str) -> Engine:
-    """Create an engine for ``url``; bad URLs and unreachable databases are StoreErrors."""
+    """Create an engine for ``url`` (or a plain file path); bad URLs and unreachable databases are StoreErrors."""
+    url = database_url(url)
     try:
         parsed = make_url(url)
     except ArgumentError:
