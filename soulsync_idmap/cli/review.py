@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import select
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,8 +61,8 @@ def _name(p: Proposal, side: dict[str, Any] | None) -> str:
 
 def show(console: Console, p: Proposal, position: str = "") -> None:
     """Both sides aligned, differences highlighted, then each server's native ids, then why."""
-    head = f"{position}{p.kind} proposal #{p.id} · score {p.score:.2f}"
-    grid = fmt.table("", "A (kept)", "B (merged into A)", wrap=("A (kept)", "B (merged into A)"), title=head)
+    console.print(Text(f"{position}{p.kind} proposal #{p.id} · score {p.score:.2f}", style="bold"))
+    grid = fmt.table("", "A (kept)", "B (merged into A)", wrap=("A (kept)", "B (merged into A)"))
     a, b = p.a or {}, p.b or {}
     for key in list(a.keys() or b.keys()):
         va, vb = _value(key, a.get(key)), _value(key, b.get(key))
@@ -162,12 +165,44 @@ def _ask(prompt: str) -> str:
     """One key on a terminal; one line otherwise (end of input means quit)."""
     click.echo(prompt + " ", nl=False)
     if sys.stdin.isatty():
-        key = click.getchar()
-        click.echo(key)
+        key = _read_key()
+        click.echo(key if key.isprintable() else "")
         return key.lower()
     line = sys.stdin.readline()
     click.echo(line.strip())  # the answer, so a transcript of piped input reads like a session
     return line.strip().lower()[:1] if line else "q"
+
+
+def _read_key() -> str:
+    fd = sys.stdin.fileno()
+    data = os.read(fd, 1)
+    if not data:
+        return "q"
+    if data == b"\x1b":  # an arrow or function key: swallow the rest of its sequence
+        while select.select([fd], [], [], 0.05)[0]:
+            os.read(fd, 16)
+        return "\x1b"
+    if data == b"\x03":  # Ctrl-C where the terminal does not turn it into a signal
+        raise KeyboardInterrupt
+    return data.decode(errors="replace")
+
+
+@contextmanager
+def _single_keys() -> Iterator[None]:
+    """The whole session in cbreak mode: one key answers, keys typed ahead are kept, Ctrl-C stays a signal."""
+    if not sys.stdin.isatty():
+        yield
+        return
+    import termios
+    import tty
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    tty.setcbreak(fd)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 def _offered(s: _Session, p: Proposal) -> list[Choice]:
@@ -180,7 +215,8 @@ def _interactive(app: AppContext, kind: str | None) -> None:
     session = _Session(app, console)
     skipped: set[int] = set()
     try:
-        _loop(session, kind, skipped)
+        with _single_keys():
+            _loop(session, kind, skipped)
     except (KeyboardInterrupt, click.Abort):
         console.print(f"\ninterrupted: {session.summary()}", markup=False)
         raise click.exceptions.Exit(130) from None
@@ -188,17 +224,17 @@ def _interactive(app: AppContext, kind: str | None) -> None:
 
 
 def _loop(session: _Session, kind: str | None, skipped: set[int]) -> None:
-    first = True
+    handled = 0  # proposals this session moved past: "n of N" counts them
     while True:
         queue = [p for p in ReviewQueue(session.app.store).pending(kind=kind) if not p.stale]
         pending = [p for p in queue if p.id not in skipped]
         if not pending:
-            if first:
+            if handled == 0:
                 session.console.print("nothing to review: no pending proposals", markup=False)
             return
-        first = False
         proposal = pending[0]
-        position = f"{len(queue) - len(pending) + 1} of {len(queue)} · "
+        done_before = handled - len(skipped)  # decided ones have left the queue; skipped ones are still in it
+        position = f"{handled + 1} of {len(queue) + done_before} · "
         show(session.console, proposal, position)
         outcome, letter = "stay", ""
         while outcome == "stay":
@@ -216,8 +252,12 @@ def _loop(session: _Session, kind: str | None, skipped: set[int]) -> None:
                 outcome = "next"
         if outcome == "quit":
             return
-        if outcome == "next" and letter == "s":
-            skipped.add(proposal.id)
+        if outcome == "next":
+            handled += 1
+            if letter == "s":
+                skipped.add(proposal.id)
+        elif outcome == "restart":
+            handled = max(0, handled - 1)
 
 
 @click.group(invoke_without_command=True)
