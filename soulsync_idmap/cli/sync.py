@@ -116,8 +116,8 @@ def _run(app: AppContext, names: list[str], options: SyncOptions, progress: Prog
             mark_interrupted(app.store, name)
             raise
         result = results[-1]
-        log.info("%s: %s sync finished: %s", name, result.mode,
-                 ", ".join(f"{k} {fmt.number(v)}" for k, v in result.counts.as_dict().items() if v))  # fmt: skip
+        counts = ", ".join(f"{k} {fmt.number(v)}" for k, v in result.counts.as_dict().items() if v)
+        log.info("%s: %s sync finished: %s", name, result.mode, counts or "nothing changed")
     return None
 
 
