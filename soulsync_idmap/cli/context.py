@@ -23,7 +23,7 @@ from ..errors import StoreError
 from ..mapping.db import database_url, default_db_url, describe_url, sqlite_path
 from ..mapping.store import Store
 
-__all__ = ["AppContext", "complete_server", "emit_json", "pass_app"]
+__all__ = ["AppContext", "complete_server", "credentials_hint", "emit_json", "pass_app"]
 
 log = logging.getLogger("soulsync_idmap.cli")
 
@@ -116,3 +116,12 @@ def complete_server(ctx: click.Context, param: click.Parameter, incomplete: str)
     except Exception:  # completion must never print a traceback into the shell
         return []
     return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
+def credentials_hint(name: str, kind: str) -> str:
+    """How to give server ``name`` new credentials, in the words its kind takes."""
+    if kind == "plex":
+        return f"'idmap servers set {name} --token ...'"
+    if kind == "subsonic":
+        return f"'idmap servers set {name} --user ... --password ...'"
+    return f"'idmap servers set {name} --token ...' (or --user ... --password ...)"

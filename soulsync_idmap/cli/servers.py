@@ -16,7 +16,7 @@ from ..errors import AuthError, ConfigError, ServerError
 from ..mapping.store import server_config, server_settings
 from ..servers import KINDS, SERVER_KINDS, EntityKind, ServerConfig, open_server
 from . import fmt
-from .context import AppContext, complete_server, emit_json, pass_app
+from .context import AppContext, complete_server, credentials_hint, emit_json, pass_app
 
 __all__ = ["servers"]
 
@@ -197,7 +197,7 @@ def test(app: AppContext, name: str, as_json: bool) -> None:
     try:
         found = probe(server_config(server, app.config.secrets(name)))
     except AuthError as exc:
-        raise AuthError(f"{exc} (fix it with 'idmap servers set {name} --token ...' or --user/--password)") from None
+        raise AuthError(f"{exc} (fix it with {credentials_hint(name, server.kind)})") from None
     except (ServerError, ConfigError) as exc:
         raise type(exc)(f"{exc} (fix it with 'idmap servers set {name} ...')") from None
     if as_json:

@@ -13,7 +13,7 @@ from ..mapping.runs import mark_interrupted
 from ..sync import SyncOptions, SyncResult, sync_servers
 from ..sync.engine import Progress as ProgressFn
 from . import fmt
-from .context import AppContext, complete_server, emit_json, is_terminal, pass_app
+from .context import AppContext, complete_server, credentials_hint, emit_json, is_terminal, pass_app
 
 __all__ = ["sync"]
 
@@ -80,10 +80,9 @@ def sync(app: AppContext, names: tuple[str, ...], full: bool, wait: float, as_js
                     tasks[key] = bar.add_task(f"{server}: {phase}", total=None)
                 bar.update(tasks[key], completed=done)
 
-            error = _run(app, wanted, options, progress, results)
+            error = _run(app, wanted, options, progress, phases, results)
     else:
-        error = _run(app, wanted, options, phases, results)
-    phases.finish()
+        error = _run(app, wanted, options, phases, phases, results)
     if as_json:
         emit_json([{"server": r.server, "mode": r.mode, "ok": r.ok, "error": r.error, "run_id": r.run_id,
                     "started_at": fmt.iso(r.started_at), "finished_at": fmt.iso(r.finished_at),
@@ -94,27 +93,29 @@ def sync(app: AppContext, names: tuple[str, ...], full: bool, wait: float, as_js
         raise error
 
 
-def _hint(exc: IdmapError, name: str) -> IdmapError:
+def _hint(exc: IdmapError, name: str, kind: str) -> IdmapError:
     """A server error names the way to fix it: ``servers set`` / ``servers test``."""
     if isinstance(exc, AuthError) or (isinstance(exc, ConfigError) and "token" in str(exc)):
-        return type(exc)(f"{exc} (fix it with 'idmap servers set {name} --token ...' or --user/--password)")
+        return type(exc)(f"{exc} (fix it with {credentials_hint(name, kind)})")
     if isinstance(exc, ServerError):
         return type(exc)(f"{exc} ('idmap servers test {name}' checks it, 'idmap servers set {name}' fixes it)")
     return exc
 
 
-def _run(app: AppContext, names: list[str], options: SyncOptions, progress: ProgressFn | None,
+def _run(app: AppContext, names: list[str], options: SyncOptions, progress: ProgressFn, phases: PhaseLog,
          results: list[SyncResult]) -> IdmapError | None:  # fmt: skip
     for name in names:
         log.info("%s: sync starts", name)
         try:
             results.extend(sync_servers(app.store, [name], app.config, options, progress))
         except IdmapError as exc:
+            phases.finish()
             log.info("%s: sync failed: %s", name, exc)
-            return _hint(exc, name)
+            return _hint(exc, name, app.store.server(name).kind)
         except KeyboardInterrupt:
             mark_interrupted(app.store, name)
             raise
+        phases.finish()
         result = results[-1]
         counts = ", ".join(f"{k} {fmt.number(v)}" for k, v in result.counts.as_dict().items() if v)
         log.info("%s: %s sync finished: %s", name, result.mode, counts or "nothing changed")
@@ -124,8 +125,10 @@ def _run(app: AppContext, names: list[str], options: SyncOptions, progress: Prog
 def _summary(results: list[SyncResult]) -> None:
     if not results:
         return
-    table = fmt.table("server", "mode", *COLUMNS, "seconds", numeric=(*COLUMNS, "seconds"))
+    # "seen" always, then only the counts some server has: a table that fits 80 columns
+    shown = ["seen", *(c for c in COLUMNS[1:] if any(getattr(r.counts, c) for r in results))]
+    table = fmt.table("server", "mode", *shown, "seconds", numeric=(*shown, "seconds"))
     for r in results:
         seconds = (r.finished_at - r.started_at).total_seconds() if r.finished_at else 0.0
-        table.add_row(r.server, r.mode, *(fmt.number(getattr(r.counts, c)) for c in COLUMNS), f"{seconds:.1f}")
+        table.add_row(r.server, r.mode, *(fmt.number(getattr(r.counts, c)) for c in shown), f"{seconds:.1f}")
     fmt.console().print(table)
