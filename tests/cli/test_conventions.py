@@ -99,6 +99,7 @@ def test_numbers_have_one_format(idmap: Invoke, tmp_path: Path) -> None:
     assert re.search(r"big\s+full\s+1,340\s+1,340\s", synced.stdout), synced.stdout
     stats = idmap("stats").stdout
     assert "1,200 tracks" in stats and re.search(r"big\s+40\s+100\s+1,200\s+0", stats), stats
+    assert re.search(r"big\s+full\s+ok\s+" + LOCAL_TIME.pattern + r"\s+1,340\s+1,340\s", stats), stats
 
 
 def test_verbose_anywhere_logs_phases(idmap: Invoke, tmp_path: Path, small_library: list[dict[str, Any]]) -> None:
