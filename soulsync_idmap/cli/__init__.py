@@ -106,8 +106,8 @@ def _setup_logging(verbose: int) -> None:
     envvar="IDMAP_DB",
     metavar="URL|PATH",
     help="Mapping database: a URL (sqlite:///abs/path.db, postgresql+psycopg://...) or a plain file path "
-    "(default: a SQLite file in the user data dir; env IDMAP_DB). Only servers add, sync and "
-    "import-soulsync create a missing database.",
+    "(default: a SQLite file in the user data dir; env IDMAP_DB). Only 'servers add' creates a missing "
+    "database.",
 )
 @click.option(
     "--config",

@@ -1,9 +1,10 @@
 """Shared state of one CLI invocation (``ctx.obj``): opened lazily, closed at the end.
 
 Which database: ``--db`` / ``IDMAP_DB`` (a URL or a plain file path), else the default file
-in the user data dir. Only commands that write a first record (``servers add``, ``sync``,
-``import-soulsync``) may create it, and they say so on stderr; every other command refuses a
-database that does not exist, so a mistyped ``--db`` can never pass for an empty library.
+in the user data dir. Only ``servers add`` creates a missing one, and says so on stderr (``sync``
+and ``import-soulsync`` need a registered server, so a database without one is a typo); every
+other command refuses a database that does not exist, so a mistyped ``--db`` can never pass for
+an empty library.
 """
 
 from __future__ import annotations

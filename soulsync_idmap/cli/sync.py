@@ -58,7 +58,7 @@ class PhaseLog:
 @pass_app
 def sync(app: AppContext, names: tuple[str, ...], full: bool, wait: float, as_json: bool) -> None:
     """Sync the named servers (default: all), linking every item to a UUID."""
-    store = app.writable_store()
+    store = app.store
     wanted = list(names) or [s.name for s in store.servers()]
     if not wanted:
         raise click.ClickException("no servers to sync; add one with 'idmap servers add'")

@@ -74,7 +74,10 @@ def test_tables_fit_the_terminal(idmap: Invoke, two: dict[str, Path], db_url: st
         result = runner.invoke(cli, ["--db", db_url, "--config", str(config_path), *args])
         assert result.exit_code == 0, result.output
         outputs[args[0]] = result.stdout
-        too_long = [line for line in result.stdout.splitlines() if len(line) > width]
+        # the database's path stays one line, whatever its length: the terminal wraps it, a copy pastes it whole
+        too_long = [
+            line for line in result.stdout.splitlines() if len(line) > width and not line.startswith("database: ")
+        ]
         assert too_long == [], (args, too_long)
     for name in ("servers", "stats"):  # whole timestamps, local time with its zone
         stamps = LOCAL_TIME.findall(outputs[name])

@@ -71,11 +71,13 @@ def test_writing_commands_create_a_database_and_say_so(tmp_path: Path, small_lib
         assert api.lookup("home", "t1") is not None
 
 
-def test_sync_and_import_may_create_the_database(tmp_path: Path) -> None:
+def test_sync_and_import_on_a_missing_database_create_nothing(tmp_path: Path) -> None:
     db = tmp_path / "fresh.db"
-    result = run("--db", str(db), "--config", str(tmp_path / "c.json"), "sync")
-    assert result.exit_code == 1 and "no servers to sync" in result.stderr
-    assert f"created a new database at {db}" in result.stderr and db.exists()
+    base = ("--db", str(db), "--config", str(tmp_path / "c.json"))
+    for command in (["sync"], ["import-soulsync", str(tmp_path / "x.db"), "--server", "home"]):
+        result = run(*base, *command)
+        assert result.exit_code == 1 and f"no database at {db}" in result.stderr, result.output
+    assert not db.exists()
 
 
 # -- servers add / set / test ----------------------------------------------------------------
