@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import sys
@@ -22,6 +23,8 @@ from . import fmt
 from .context import AppContext, complete_server, emit_json, pass_app
 
 __all__ = ["register"]
+
+log = logging.getLogger("soulsync_idmap.cli.review")
 
 VERSION_CONFLICT = "version_conflict"
 # Reason keys that are penalties (present = something speaks against the merge), in words.
@@ -114,6 +117,7 @@ def _accept(s: _Session, p: Proposal) -> str:
     s.done.append(decisions.accept(s.app.store, p.id, source="review"))
     s.counts["accepted"] += 1
     kept = _survivor(s, p)
+    log.debug("proposal %d accepted (decision %d): %s and %s are %s", p.id, s.done[-1], p.uuid_a, p.uuid_b, kept)
     s.console.print(f"merged {_name(p, p.b)!r} into {_name(p, p.a)!r}: both are now {kept}", markup=False)
     return "next"
 
@@ -121,6 +125,7 @@ def _accept(s: _Session, p: Proposal) -> str:
 def _reject(s: _Session, p: Proposal) -> str:
     s.done.append(decisions.reject(s.app.store, p.id, source="review"))
     s.counts["rejected"] += 1
+    log.debug("proposal %d rejected (decision %d): %s and %s stay apart", p.id, s.done[-1], p.uuid_a, p.uuid_b)
     s.console.print(f"kept apart: {_name(p, p.a)!r} and {_name(p, p.b)!r}", markup=False)
     return "next"
 
@@ -312,10 +317,12 @@ def accept_cmd(app: AppContext, review_id: int | None, above: float | None) -> N
     accepted = 0
     for p in wanted:
         if conflicts(p):
+            log.debug("proposal %d (score %.2f) held back: %s", p.id, p.score, why(p))
             continue
         try:
-            decisions.accept(app.store, p.id)
+            decision = decisions.accept(app.store, p.id)
             accepted += 1
+            log.debug("proposal %d (score %.2f) accepted (decision %d)", p.id, p.score, decision)
         except ReviewError as exc:
             click.echo(f"skipped: {exc}", err=True)
     click.echo(f"accepted {accepted}")

@@ -104,10 +104,11 @@ def test_version_conflicts_are_named_and_never_accepted_in_bulk(
     listed = idmap("review", "list")
     row = next(line for line in listed.stdout.splitlines() if line.split()[:1] == [str(conflicted)])
     assert "versions differ" in row
-    bulk = idmap("review", "accept", "--above", "0.0")
+    bulk = idmap("review", "accept", "--above", "0.0", "-vv")
     assert bulk.exit_code == 0, bulk.output
     assert bulk.stdout == "accepted 1\n"
     assert f"held back 1 whose versions differ ({conflicted})" in bulk.stderr
+    assert f"debug: proposal {conflicted} (score 0.97) held back: versions differ" in bulk.stderr  # the decision
     pending = json.loads(idmap("review", "list", "--json").stdout)
     assert [p["id"] for p in pending] == [conflicted] and plain not in [p["id"] for p in pending]
     assert pending[0]["reasons"]["version_conflict"] == 1.0
