@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.table import Table
 
+from ..mapping.export import iso_utc
+
 __all__ = ["console", "iso", "number", "table", "when"]
 
 
@@ -49,9 +51,7 @@ def when(value: datetime | None, never: str = "never") -> str:
     return aware(value).astimezone().strftime("%Y-%m-%d %H:%M %Z")
 
 
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 with the zone (UTC), for ``--json``."""
-    return aware(value).isoformat() if value is not None else None
+iso = iso_utc  # ISO 8601 with the zone (UTC), for ``--json``: the same as every JSON the package writes
 
 
 def number(value: int) -> str:
