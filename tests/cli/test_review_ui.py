@@ -25,16 +25,21 @@ from tests.cli.test_review import JELLY, PLEX
 from tests.conftest import Invoke, write_jsonl
 
 
-@pytest.fixture
-def queued(idmap: Invoke, tmp_path: Path) -> list[dict[str, Any]]:
+def _queue(idmap: Invoke, folder: Path) -> list[dict[str, Any]]:
     """Two servers synced: two pending proposals (Airbag, Let Down), best score first."""
     for name, records in (("plex", PLEX), ("jelly", JELLY)):
-        path = write_jsonl(tmp_path / f"{name}.jsonl", records)
+        path = write_jsonl(folder / f"{name}.jsonl", records)
         assert idmap("servers", "add", "snapshot", name, "--url", str(path)).exit_code == 0
         assert idmap("sync", name).exit_code == 0
     pending = json.loads(idmap("review", "list", "--json").stdout)
     assert len(pending) == 2
     return list(pending)
+
+
+@pytest.fixture
+def queued(local: Invoke, tmp_path: Path) -> list[dict[str, Any]]:
+    """The queue on SQLite: the prompt's behaviour does not depend on the database."""
+    return _queue(local, tmp_path)
 
 
 def _conflict(db_url: str, review_id: int) -> None:
@@ -49,8 +54,8 @@ def _conflict(db_url: str, review_id: int) -> None:
     engine.dispose()
 
 
-def test_the_proposal_reads_like_a_person_would_say_it(idmap: Invoke, queued: list[dict[str, Any]]) -> None:
-    result = idmap("review", input="s\nq\n")
+def test_the_proposal_reads_like_a_person_would_say_it(local: Invoke, queued: list[dict[str, Any]]) -> None:
+    result = local("review", input="s\nq\n")
     assert result.exit_code == 0, result.output
     out = result.stdout
     first = queued[0]
@@ -73,15 +78,15 @@ def test_the_proposal_reads_like_a_person_would_say_it(idmap: Invoke, queued: li
     assert "[u]ndo" not in out.split("2 of 2")[0]  # nothing to undo yet
 
 
-def test_a_bad_key_shows_the_choices_with_their_brackets(idmap: Invoke, queued: list[dict[str, Any]]) -> None:
-    result = idmap("review", input="x\nq\n")
+def test_a_bad_key_shows_the_choices_with_their_brackets(local: Invoke, queued: list[dict[str, Any]]) -> None:
+    result = local("review", input="x\nq\n")
     assert "choose one of: [a]ccept [r]eject [s]kip [q]uit" in result.stdout
 
 
-def test_accepting_names_what_was_merged(idmap: Invoke, queued: list[dict[str, Any]], db_url: str) -> None:
-    result = idmap("review", input="a\nq\n")
+def test_accepting_names_what_was_merged(local: Invoke, queued: list[dict[str, Any]], local_db: str) -> None:
+    result = local("review", input="a\nq\n")
     assert result.exit_code == 0, result.output
-    with IdMap.open(db_url) as api:
+    with IdMap.open(local_db) as api:
         survivor = api.lookup("plex", "t1") if queued[0]["a"]["name"] == "Airbag" else api.lookup("plex", "t2")
     name = queued[0]["a"]["name"]
     assert f"merged {name!r} into {name!r}: both are now {survivor}" in result.stdout
@@ -89,16 +94,15 @@ def test_accepting_names_what_was_merged(idmap: Invoke, queued: list[dict[str, A
     assert result.stdout.rstrip().endswith("accepted 1, rejected 0, skipped 0, undone 0")
 
 
-def test_an_empty_queue_says_so(idmap: Invoke, tmp_path: Path) -> None:
+def test_an_empty_queue_says_so(local: Invoke, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "p.jsonl", PLEX)
-    assert idmap("servers", "add", "snapshot", "plex", "--url", str(path)).exit_code == 0
-    result = idmap("review")
+    assert local("servers", "add", "snapshot", "plex", "--url", str(path)).exit_code == 0
+    result = local("review")
     assert result.stdout.splitlines()[0] == "nothing to review: no pending proposals"
 
 
-def test_version_conflicts_are_named_and_never_accepted_in_bulk(
-    idmap: Invoke, queued: list[dict[str, Any]], db_url: str
-) -> None:
+def test_version_conflicts_are_named_and_never_accepted_in_bulk(idmap: Invoke, tmp_path: Path, db_url: str) -> None:
+    queued = _queue(idmap, tmp_path)  # on every backend: bulk acceptance reads the stored reasons
     conflicted, plain = queued[0]["id"], queued[1]["id"]
     _conflict(db_url, conflicted)
     listed = idmap("review", "list")
@@ -153,12 +157,12 @@ def _terminal(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[by
     return proc, main
 
 
-def _env(db_url: str, config_path: Path, **extra: str) -> dict[str, str]:
-    return {**os.environ, "IDMAP_DB": db_url, "IDMAP_CONFIG": str(config_path), "COLUMNS": "100", **extra}
+def _env(db: str, config_path: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "IDMAP_DB": db, "IDMAP_CONFIG": str(config_path), "COLUMNS": "100", **extra}
 
 
-def test_single_keys_and_ctrl_c_on_a_terminal(queued: list[dict[str, Any]], db_url: str, config_path: Path) -> None:
-    proc, fd = _terminal(["review"], _env(db_url, config_path, NO_COLOR="1"))
+def test_single_keys_and_ctrl_c_on_a_terminal(queued: list[dict[str, Any]], local_db: str, config_path: Path) -> None:
+    proc, fd = _terminal(["review"], _env(local_db, config_path, NO_COLOR="1"))
     try:
         screen = _read_until(fd, b"[q]uit ")
         assert b"1 of 2" in screen and not COLOUR.search(screen)  # NO_COLOR: bold at most, no colour
