@@ -22,23 +22,43 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.eval_itunes import evaluate as evaluate_itunes  # noqa: E402
 from benchmarks.eval_mb20k import evaluate as evaluate_mb20k  # noqa: E402
 
-DATA = Path(os.environ.get("IDMAP_ANCHORS", ROOT.parent / "shared" / "anchors")) / "data"
+NEEDED = ("itunes_amazon/structured/test.txt", "itunes_amazon/dirty/test.txt", "musicbrainz20k/sources/1.csv")
+WHERE = (
+    "labeled data not found: put itunes_amazon/ and musicbrainz20k/ in benchmarks/data/ "
+    "as benchmarks/data/README.md says (or set IDMAP_ANCHORS to a folder holding data/); nothing evaluated"
+)
+
+
+def data_folder() -> Path | None:
+    """benchmarks/data/, else $IDMAP_ANCHORS/data, else a shared/anchors/data folder beside the checkout."""
+    anchors = os.environ.get("IDMAP_ANCHORS")
+    candidates = [ROOT / "benchmarks" / "data"]
+    candidates += [Path(anchors) / "data"] if anchors else [ROOT.parent / "shared" / "anchors" / "data"]
+    return next((c for c in candidates if all((c / n).is_file() for n in NEEDED)), None)
 
 
 def main() -> None:
+    found = data_folder()
+    if found is None:
+        print(WHERE)
+        return
+    run(found)
+
+
+def run(data: Path) -> None:
     rows: list[tuple[str, str, str, str]] = []
     for variant, target, anchors in (
         ("structured", ">= 0.95", "Magellan 0.912, DeepMatcher 0.885, Ditto 0.971"),
         ("dirty", ">= 0.85", "Magellan 0.468, DeepMatcher 0.794"),
     ):
-        result = evaluate_itunes(DATA / "itunes_amazon" / variant / "test.txt")
+        result = evaluate_itunes(data / "itunes_amazon" / variant / "test.txt")
         rows.append((
             f"iTunes-Amazon {variant} test: F1 (P / R)",
             f"{result.f1:.3f} ({result.precision:.3f} / {result.recall:.3f}; {result.pairs} pairs)",
             target, anchors,
         ))  # fmt: skip
     start = time.perf_counter()
-    mb = evaluate_mb20k(DATA / "musicbrainz20k" / "sources")
+    mb = evaluate_mb20k(data / "musicbrainz20k" / "sources")
     seconds = time.perf_counter() - start
     auto, review = mb["auto"], mb["with_review"]
     rows.append(("MB20K auto-merge precision", f"{auto.precision:.4f}", ">= 0.99", ""))

@@ -18,7 +18,9 @@ def enrich() -> None:
 @click.option("--server", "server", help="Server to enrich (default: the active one).")
 @click.option("--dry-run", is_flag=True, help="Show what would be uploaded; change nothing.")
 @click.option("--limit", type=click.IntRange(1), help="At most this many artists.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print what was uploaded, planned and skipped as one JSON object."
+)
 @pass_app
 def artist_images(app: AppContext, server: str | None, dry_run: bool, limit: int | None, as_json: bool) -> None:
     """Find artists' images on Spotify and upload them to the server."""

@@ -14,7 +14,7 @@ __all__ = ["register"]
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--server", "server", required=True, help="The registered server whose ids the database holds.")
 @click.option("--source", help="Only rows with this server_source (default: from the server's kind).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object.")
 @pass_app
 def import_command(app: AppContext, path: str, server: str, source: str | None, as_json: bool) -> None:
     """Give every row of a SoulSync library database a UUID linked on SERVER."""

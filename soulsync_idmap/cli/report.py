@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from ..mapping.export import KINDS, iter_export
 from ..mapping.export import stats as collect_stats
+from . import fmt
 from .context import AppContext, emit_json, pass_app
 
 __all__ = ["export", "stats"]
@@ -26,27 +26,30 @@ def export(app: AppContext, kind: str | None, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the counts and runs as one JSON object.")
 @pass_app
 def stats(app: AppContext, as_json: bool) -> None:
-    """Counts per kind and server, the review queue, the last sync runs."""
+    """The database, counts per kind and server, the review queue, the last sync runs."""
     data = collect_stats(app.store)
     if as_json:
-        emit_json(data)
+        emit_json({"database": app.database, **data})
         return
-    console = Console(soft_wrap=True, width=120)
+    console = fmt.console()
     entities = data["entities"]
+    console.print(f"database: {app.database}", soft_wrap=True)
     console.print(
-        f"entities: {entities['artist']:,} artists, {entities['album']:,} albums, {entities['track']:,} tracks"
-        f"  ·  redirects: {data['redirects']:,}  ·  review queue: {data['review']['pending']:,} pending"
+        f"entities: {fmt.number(entities['artist'])} artists, {fmt.number(entities['album'])} albums, "
+        f"{fmt.number(entities['track'])} tracks · redirects: {fmt.number(data['redirects'])} · "
+        f"review queue: {fmt.number(data['review']['pending'])} pending"
     )
-    table = Table("server", "artists", "albums", "tracks", "gone", box=None)
+    table = fmt.table("server", "artists", "albums", "tracks", "gone", numeric=("artists", "albums", "tracks", "gone"))
     for name, counts in data["servers"].items():
-        table.add_row(name, *(f"{counts[k]:,}" for k in ("artist", "album", "track", "gone")))
+        table.add_row(name, *(fmt.number(counts[k]) for k in ("artist", "album", "track", "gone")))
     console.print(table)
     if data["runs"]:
-        runs = Table("last runs", "mode", "status", "started", "seen", "new", "merged", "queued", "gone", box=None)
+        numbers = ("seen", "new", "merged", "queued", "gone")
+        runs = fmt.table("last runs", "mode", "status", "started", *numbers, numeric=numbers)
         for run in data["runs"]:
-            runs.add_row(run["server"], run["mode"], run["status"], run["started_at"][:19], str(run["seen"]),
-                         str(run["new"]), str(run["merged"]), str(run["queued"]), str(run["gone"]))  # fmt: skip
+            started = fmt.when(datetime.fromisoformat(run["started_at"]))
+            runs.add_row(run["server"], run["mode"], run["status"], started, *(fmt.number(run[k]) for k in numbers))
         console.print(runs)

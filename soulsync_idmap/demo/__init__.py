@@ -2,12 +2,15 @@
 
 Starts a fake Plex and a fake Jellyfin server serving two views of one small library,
 registers them in a fresh database, syncs both, and shows the stats, one cross-server
-merge, a resolve of one UUID on each server and the review queue. Then stops the servers.
+merge, a resolve of one UUID on each server and the review queue. The database stays in the
+work folder, and the demo ends with the commands to try on it (``--serve`` keeps the fake
+servers running for the whole tour, ``sync`` and ``servers test`` included).
 """
 
 from __future__ import annotations
 
-import tempfile
+import shlex
+import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -38,12 +41,17 @@ def _fakes(stack: ExitStack, plex_library: Path, jelly_library: Path) -> dict[st
     return {"plex": plex, "jellyfin": jelly}
 
 
-def run_demo(console: Console, workdir: Path | None = None) -> dict[str, Any]:
-    """Run the demo; returns what it showed (for tests)."""
+def default_workdir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("soulsync-idmap", appauthor=False)) / "demo"
+
+
+def run_demo(console: Console, workdir: Path | None = None, *, serve: bool = False) -> dict[str, Any]:
+    """Run the demo; returns what it showed (for tests). ``serve`` keeps the servers up until Ctrl-C."""
     started = time.perf_counter()
+    workdir = (workdir or default_workdir()).expanduser().resolve()
     with ExitStack() as stack:
-        if workdir is None:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="idmap-demo-")))
         workdir.mkdir(parents=True, exist_ok=True)
         plex_library, jelly_library = write_demo_libraries(workdir / "libraries")
         db = workdir / "demo.db"
@@ -73,11 +81,51 @@ def run_demo(console: Console, workdir: Path | None = None) -> dict[str, Any]:
         )
         shown = _show_merge(console, store)
         shown.update(
-            stats=data, seconds=time.perf_counter() - started,
+            stats=data, seconds=time.perf_counter() - started, db=db, config=config.path,
             results=[(r.server, r.counts.as_dict()) for r in results],
         )  # fmt: skip
-        console.print(f"demo finished in {shown['seconds']:.1f} s; servers stopped.")
+        _next_steps(console, shown, fakes, (plex_library, jelly_library), serve)
+        if serve:
+            _serve(console)
+        console.print(f"demo finished in {time.perf_counter() - started:.1f} s; fake servers stopped.")
         return shown
+
+
+def _next_steps(console: Console, shown: dict[str, Any], fakes: dict[str, Any], libraries: tuple[Path, Path],
+                serve: bool) -> None:  # fmt: skip
+    """The database, and commands that work on it after the demo, copied and pasted as they are."""
+    q = shlex.quote
+    console.print(f"\n[bold]the demo's database[/]: {shown['db']} (secrets in {shown['config']})")
+    console.print("try it in another shell (these read the database; the servers are not needed):", markup=False)
+    for line in (
+        f"export IDMAP_DB={q(str(shown['db']))} IDMAP_CONFIG={q(str(shown['config']))}",
+        "idmap stats",
+        "idmap servers list",
+        f"idmap resolve {shown['uuid']} --server demo-jellyfin",
+        f"idmap lookup demo-plex {shown['plex_id']}",
+        "idmap review list",
+        "idmap export --kind track | head -3",
+    ):
+        console.print(f"  {line}", markup=False, soft_wrap=True)
+    if not serve:
+        console.print(
+            "the fake servers stop now; 'idmap demo --serve' keeps them running for sync, servers test and the rest",
+            markup=False, soft_wrap=True,
+        )  # fmt: skip
+    console.print("the fake servers on their own (any snapshot file works as a library):", markup=False)
+    python = q(sys.executable)
+    for module, library, port in (("fake_plex", libraries[0], 32400), ("fake_jellyfin", libraries[1], 8096)):
+        console.print(f"  {python} -m soulsync_idmap.demo.{module} {q(str(library))} --port {port} --token {TOKEN}",
+                      markup=False, soft_wrap=True)  # fmt: skip
+
+
+def _serve(console: Console) -> None:
+    console.print("\nthe fake servers keep running on the URLs above; Ctrl-C stops them", markup=False)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("")
 
 
 def _show_merge(console: Console, store: Store) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """A fake Plex Media Server on 127.0.0.1 serving a snapshot library as Plex XML.
 
-Shapes follow real PMS captures (see ``shared/anchors/fixtures/plex``): ``MediaContainer``
+Shapes follow real PMS captures (StreamMusic, see ``tests/fixtures/SOURCES.md``): ``MediaContainer``
 with ``size``/``totalSize``/``offset``, artists and albums as ``Directory``, tracks as
 ``Track`` with ``<Media><Part file=.../></Media>`` nested (as a real server does) and
 ``<Guid id="mbid://..."/>`` children. It answers the routes plexapi calls: ``/``,

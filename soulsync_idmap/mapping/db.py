@@ -25,7 +25,15 @@ from ..errors import ConfigError, StoreError
 if TYPE_CHECKING:
     from alembic.config import Config
 
-__all__ = ["SCHEMA_HEAD", "default_db_url", "open_engine", "sqlite_path", "upgrade_schema"]
+__all__ = [
+    "SCHEMA_HEAD",
+    "database_url",
+    "default_db_url",
+    "describe_url",
+    "open_engine",
+    "sqlite_path",
+    "upgrade_schema",
+]
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -35,18 +43,39 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SCHEMA_HEAD = "0006"
 
 
+def _data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("soulsync-idmap", appauthor=False))
+
+
 def default_db_url() -> str:
-    """``IDMAP_DB`` if set, else a SQLite file in the user's data directory."""
+    """``IDMAP_DB`` if set (a URL or a file path), else a SQLite file in the user's data directory."""
     env = os.environ.get("IDMAP_DB")
     if env:
-        return env
-    data_dir = Path(platformdirs.user_data_dir("soulsync-idmap", appauthor=False))
-    return f"sqlite:///{data_dir / 'idmap.db'}"
+        return database_url(env)
+    return f"sqlite:///{_data_dir() / 'idmap.db'}"
+
+
+def database_url(value: str) -> str:
+    """A database URL from what a user typed: a URL as it is, a plain file path as a SQLite URL."""
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+def describe_url(url: str) -> str:
+    """The database in words: an absolute file path, or the URL without its password."""
+    path = sqlite_path(url)
+    if path is not None:
+        return str(path.resolve())
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
 
 
 def sqlite_path(url: str) -> Path | None:
-    """The file behind a SQLite URL, or None (memory database or another backend)."""
-    parsed = make_url(url)
+    """The file behind a SQLite URL (or a plain file path), or None (memory database or another backend)."""
+    parsed = make_url(database_url(url))
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
     return Path(parsed.database)
@@ -66,8 +95,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _database_folder(path: Path) -> None:
+    """The folder of a SQLite file must exist; only the default data folder is created."""
+    folder = path.resolve().parent
+    if folder.is_dir():
+        return
+    if folder != _data_dir().resolve():
+        hint = " (sqlite:/// takes a relative path, sqlite://// an absolute one)" if not path.is_absolute() else ""
+        raise StoreError(f"cannot open database {path.resolve()}: folder {folder} does not exist{hint}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the database folder {folder}: {exc.strerror}") from None
+
+
 def open_engine(url: str) -> Engine:
-    """Create an engine for ``url``; bad URLs and unreachable databases are StoreErrors."""
+    """Create an engine for ``url`` (or a plain file path); bad URLs and unreachable databases are StoreErrors."""
+    url = database_url(url)
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -79,10 +123,7 @@ def open_engine(url: str) -> Engine:
         if path is None:
             kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
         else:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create the database folder {path.parent}: {exc.strerror}") from None
+            _database_folder(path)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     elif backend == "postgresql":
         kwargs.update(pool_pre_ping=True, connect_args={"connect_timeout": 10})

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
 from .store import Store, table
 
-__all__ = ["iter_export", "stats"]
+__all__ = ["FIELDS", "iso_utc", "iter_export", "stats"]
 
-_FIELDS = {
+# (output key, column) per kind: the one naming of entity fields in every JSON the package prints
+# (export, review proposals, the API's entities).
+FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "artist": (("name", "name"), ("sort_name", "sort_name"), ("mbid", "mbid")),
     "album": (("name", "title"), ("artist_uuid", "artist_uuid"), ("artist_name", "artist_name"),
               ("year", "year"), ("mbid", "mbid")),
@@ -23,6 +26,13 @@ _FIELDS = {
 }  # fmt: skip
 KINDS = ("artist", "album", "track")
 _PAGE = 2_000
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """ISO 8601 with the zone; stored times are UTC (SQLite returns them without the zone)."""
+    if value is None:
+        return None
+    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
 
 
 def iter_export(store: Store, kind: str | None = None) -> Iterator[dict[str, Any]]:
@@ -58,7 +68,7 @@ def iter_export(store: Store, kind: str | None = None) -> Iterator[dict[str, Any
                     merged[new].append(old)
             for row in rows:
                 item: dict[str, Any] = {"uuid": row.uuid, "kind": current}
-                for out, column in _FIELDS[current]:
+                for out, column in FIELDS[current]:
                     item[out] = getattr(row, column)
                 item["links"] = links.get(row.uuid, [])
                 if merged.get(row.uuid):
@@ -98,8 +108,7 @@ def stats(store: Store, runs: int = 5) -> dict[str, Any]:
                    "rejected": queue.get("rejected", 0)},
         "runs": [
             {"server": servers.get(r.server_id), "mode": r.mode, "status": r.status,
-             "started_at": r.started_at.isoformat(),
-             "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+             "started_at": iso_utc(r.started_at), "finished_at": iso_utc(r.finished_at),
              "seen": r.seen, "new": r.new, "merged": r.merged, "queued": r.queued, "updated": r.updated,
              "gone": r.gone, "error": r.error}
             for r in last

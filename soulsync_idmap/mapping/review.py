@@ -8,16 +8,19 @@ from typing import Any
 
 from sqlalchemy import select
 
+from .export import FIELDS
 from .store import Store, table
 
 __all__ = ["Proposal", "ReviewQueue"]
 
-FIELDS = {
+# What a person compares, named as in ``export`` (``name``, ``artist_name``, ``album_name``...).
+SHOWN = {
     "artist": ("name", "sort_name", "mbid"),
-    "album": ("title", "artist_name", "year", "mbid"),
-    "track": ("title", "artist_name", "album_title", "duration_ms", "track_number", "disc_number", "year", "mbid",
+    "album": ("name", "artist_name", "year", "mbid"),
+    "track": ("name", "artist_name", "album_name", "duration_ms", "track_number", "disc_number", "year", "mbid",
               "isrc", "path"),
 }  # fmt: skip
+COLUMNS = {kind: dict(FIELDS[kind]) for kind in FIELDS}
 
 
 @dataclass
@@ -87,7 +90,8 @@ class ReviewQueue:
 
         def side(uuid: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
             row = rows.get(uuid)
-            fields = {f: getattr(row, f) for f in FIELDS[item.kind]} if row is not None else None
+            columns = COLUMNS[item.kind]
+            fields = {f: getattr(row, columns[f]) for f in SHOWN[item.kind]} if row is not None else None
             views = [
                 {"server": servers.get(lk.server_id), "native_id": lk.native_id, "name": lk.name, "path": lk.path,
                  "gone": lk.gone_at is not None}

@@ -47,6 +47,7 @@ from .base import (
     clean_text,
     only,
 )
+from .http_log import httpx_hooks
 from .intake import Intake, Listing
 from .jellyfin_items import TYPES, Raw, is_type, items_of, native_id, to_album, to_artist, to_track, wire_date
 from .retry import HTTPX_RETRYABLE, RetryPolicy, retry_after_seconds
@@ -102,7 +103,9 @@ class JellyfinServer(MediaServer):
         self._base = config.url.rstrip("/")
         self._page_size = max(1, config.page_size or DEFAULT_PAGE_SIZE)
         self._owns_client = client is None
-        self._client = client or httpx.Client(timeout=config.timeout, verify=config.verify_tls, follow_redirects=True)
+        self._client = client or httpx.Client(
+            timeout=config.timeout, verify=config.verify_tls, follow_redirects=True, event_hooks=httpx_hooks()
+        )
         self._retry = retry or RetryPolicy(total=config.retry_seconds)
         self._token: str | None = config.token or None
         self._user_id: str | None = None

@@ -47,6 +47,7 @@ from .base import (
     Skipped,
     only,
 )
+from .http_log import log_requests_response
 from .intake import Intake, Listing
 from .retry import REQUESTS_RETRYABLE, RetryPolicy, retry_after_seconds
 
@@ -108,6 +109,7 @@ class PlexServer(MediaServer):
         self._session = session or requests.Session()
         self._session.verify = config.verify_tls
         self._session.hooks["response"].append(self._note_response)
+        self._session.hooks["response"].append(log_requests_response)
         self._retry = retry or RetryPolicy(total=config.retry_seconds)
         self._retry_after: float | None = None
         self._page = config.page_size or 2000

@@ -51,6 +51,7 @@ from .base import (
     only,
     read_datetime,
 )
+from .http_log import httpx_hooks
 from .intake import Intake, Listing
 from .retry import HTTPX_RETRYABLE, RetryPolicy, retry_after_seconds
 
@@ -142,7 +143,9 @@ class SubsonicServer(MediaServer):
         self._intake = Intake(config.name, self.skipped)
         self._config = config
         self._base = config.url.rstrip("/")
-        self._client = client or httpx.Client(timeout=config.timeout, verify=config.verify_tls)
+        self._client = client or httpx.Client(
+            timeout=config.timeout, verify=config.verify_tls, event_hooks=httpx_hooks()
+        )
         self._retry = retry or RetryPolicy(total=config.retry_seconds)
         self._song_total: int | None = None  # the sum of songCount of the albums last listed
         self._page = config.page_size or 500

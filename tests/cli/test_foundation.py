@@ -40,7 +40,8 @@ def synced(idmap: Invoke, tmp_path: Path, small_library: list[dict[str, Any]]) -
 def test_servers_add_list_activate_remove(idmap: Invoke, tmp_path: Path, small_library: list[dict[str, Any]]) -> None:
     snap = write_jsonl(tmp_path / "a.jsonl", small_library)
     assert (
-        idmap("servers", "add", "snapshot", "one", "--url", str(snap)).output == "added snapshot server one (active)\n"
+        idmap("servers", "add", "snapshot", "one", "--url", str(snap)).stdout
+        == "added snapshot server one (active); it answers (2 artists)\n"
     )
     assert idmap("servers", "add", "snapshot", "two", "--url", str(snap)).exit_code == 0
     listed = json.loads(idmap("servers", "list", "--json").output)

@@ -57,7 +57,7 @@ def _sync(idmap: Invoke, *names: str, full: bool = False) -> None:
 def test_sync_queues_uncertain_pairs(idmap: Invoke, two: dict[str, Path], db_url: str) -> None:
     _sync(idmap, "plex", "jelly")
     pending = _pending(idmap)
-    assert sorted(p["a"]["title"] for p in pending) == ["Airbag", "Let Down"]
+    assert sorted(p["a"]["name"] for p in pending) == ["Airbag", "Let Down"]
     assert all(p["reasons"]["duration"] < 0.4 for p in pending)
     with IdMap.open(db_url) as api:
         assert api.lookup("plex", "t3") == api.lookup("jelly", "T3")  # the sure one merged
@@ -83,8 +83,8 @@ def test_interactive_accept_reject_undo_quit(idmap: Invoke, two: dict[str, Path]
 def test_scripted_accept_survives_resyncs_in_both_orders(idmap: Invoke, two: dict[str, Path], db_url: str) -> None:
     _sync(idmap, "plex", "jelly")
     pending = _pending(idmap)
-    airbag = next(p for p in pending if p["a"]["title"] == "Airbag")
-    let_down = next(p for p in pending if p["a"]["title"] == "Let Down")
+    airbag = next(p for p in pending if p["a"]["name"] == "Airbag")
+    let_down = next(p for p in pending if p["a"]["name"] == "Let Down")
     assert idmap("review", "accept", str(airbag["id"])).exit_code == 0
     assert idmap("review", "reject", str(let_down["id"])).exit_code == 0
     with IdMap.open(db_url) as api:

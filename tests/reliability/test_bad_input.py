@@ -22,7 +22,7 @@ ODD_NAMES = [
 
 
 def _sync(idmap: Invoke, snap: Path) -> Any:
-    added = idmap("servers", "add", "snapshot", "s", "--url", str(snap))
+    added = idmap("servers", "add", "snapshot", "s", "--url", str(snap), "--no-check")
     assert added.exit_code in (0, 1)
     return idmap("sync", "s", "--full", "--json")
 

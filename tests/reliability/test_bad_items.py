@@ -18,13 +18,14 @@ from sqlalchemy import create_engine, text
 from soulsync_idmap.config import Config
 from soulsync_idmap.demo.fake_jellyfin import FakeJellyfin
 from soulsync_idmap.demo.fake_plex import FakePlex
-from soulsync_idmap.mapping.store import Store, server_config
+from soulsync_idmap.mapping.store import Store
 from soulsync_idmap.servers.base import ServerConfig, ServerTrack, Skipped
 from soulsync_idmap.servers.jellyfin import JellyfinServer
 from soulsync_idmap.servers.plex import PlexServer
 from soulsync_idmap.servers.retry import RetryPolicy
 from soulsync_idmap.servers.subsonic import SubsonicServer
 from soulsync_idmap.sync import SyncOptions, SyncResult, sync_server
+from soulsync_idmap.sync.adapters import server_config
 from tests.support.fake_subsonic import FakeSubsonic
 from tests.support.gen_library import generate
 

@@ -16,13 +16,14 @@ from soulsync_idmap.demo.fake_jellyfin import FakeJellyfin
 from soulsync_idmap.demo.fake_plex import FakePlex
 from soulsync_idmap.demo.loopback import Fault
 from soulsync_idmap.errors import IncompleteListing
-from soulsync_idmap.mapping.store import Store, server_config
+from soulsync_idmap.mapping.store import Store
 from soulsync_idmap.servers.base import ServerConfig
 from soulsync_idmap.servers.jellyfin import JellyfinServer
 from soulsync_idmap.servers.plex import PlexServer
 from soulsync_idmap.servers.retry import RetryPolicy
 from soulsync_idmap.servers.subsonic import SubsonicServer
 from soulsync_idmap.sync import SyncOptions, sync_server
+from soulsync_idmap.sync.adapters import server_config
 from tests.support.fake_subsonic import FakeSubsonic
 from tests.support.gen_library import generate
 

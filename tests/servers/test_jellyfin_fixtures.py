@@ -1,14 +1,14 @@
-"""Contract tests: the adapter reads every real Jellyfin and Emby response in shared/anchors.
+"""Contract tests: the adapter reads real Jellyfin and Emby responses (see tests/fixtures/SOURCES.md).
 
-The fixtures are real server captures (music-assistant, StreamMusic) and Home Assistant's
-simplified ones. Pure conversions are checked item by item; the list, login and library
-answers are served verbatim over HTTP on 127.0.0.1 so paging and auth run for real.
+The fixtures are real server captures (music-assistant; StreamMusic where available, see
+``tests/support/fixtures.py``) and Home Assistant's simplified ones. Pure conversions are
+checked item by item; the list, login and library answers are served verbatim over HTTP on
+127.0.0.1 so paging and auth run for real.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,14 +22,15 @@ from soulsync_idmap.servers.intake import Intake
 from soulsync_idmap.servers.jellyfin import JellyfinServer
 from soulsync_idmap.servers.jellyfin_items import to_album, to_artist, to_track
 from soulsync_idmap.servers.retry import RetryPolicy
+from tests.support.fixtures import FIXTURES, unlicensed_captures
 
-ANCHORS = Path(os.environ.get("IDMAP_ANCHORS", Path(__file__).resolve().parents[3] / "shared" / "anchors"))
-JF = ANCHORS / "fixtures" / "jellyfin"
-SM = JF / "streammusic-docs"
+JF = FIXTURES / "jellyfin"
 MA = JF / "music-assistant"
 NO_WAIT = RetryPolicy(sleep=lambda _: None)
 
-pytestmark = pytest.mark.skipif(not JF.is_dir(), reason=f"shared fixtures not found at {JF}")
+
+def sm() -> Path:
+    return unlicensed_captures("jellyfin", "streammusic-docs")
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -119,25 +120,25 @@ def test_single_without_album_id_keeps_album_title_and_album_artist() -> None:
 
 
 def test_streammusic_full_dtos() -> None:
-    track = to_track(load(SM / "users_items_audio_by_id.json"))
+    track = to_track(load(sm() / "users_items_audio_by_id.json"))
     assert track.native_id == "39de54ec99682f60e77133bd51759673"
     assert track.path == "/media/许嵩/梦游计/Play With Style - 许嵩.flac"
     assert track.added_at == datetime(2024, 3, 21, 10, 50, 57, 457025, tzinfo=UTC)
     assert (track.duration_ms, track.track_number, track.disc_number) == (175067, 7, 1)
     assert (track.album_id, track.artist_id) == ("c1037c12ede81c855bbf38a4846248f9", "9cb24036603a4bbdaf15891d3f8215b0")
-    artist = to_artist(load(SM / "users_items_artist_by_id.json"))
+    artist = to_artist(load(sm() / "users_items_artist_by_id.json"))
     assert (artist.name, artist.mbid) == ("许嵩", "ca084e75-0f3e-4c05-9f4d-b2714a8c8bb5")
-    album = to_album(load(SM / "users_items_album_by_id.json"))
+    album = to_album(load(sm() / "users_items_album_by_id.json"))
     assert (album.native_id, album.artist_id, album.year, album.mbid) == (
         "bb725906dce0e1d5dcbb5e2aab50f590", "9cb24036603a4bbdaf15891d3f8215b0", 2018, None)  # fmt: skip
 
 
 def test_emby_numeric_ids() -> None:
-    track = to_track(load(SM / "emby" / "users_items_audio_by_id.json"))
+    track = to_track(load(sm() / "emby" / "users_items_audio_by_id.json"))
     assert (track.native_id, track.album_id, track.artist_id) == ("45902", "10139", "10126")
     assert track.path == "/volume1/music/刀郎/2002年的第一场雪/刀郎 - 艾里甫与赛乃姆.flac"
     assert (track.duration_ms, track.track_number, track.year) == (352547, 5, 2004)
-    album = to_album(load(SM / "emby" / "users_items_album_by_id.json"))
+    album = to_album(load(sm() / "emby" / "users_items_album_by_id.json"))
     assert (album.native_id, album.artist_id, album.artist_name) == ("79103", "7113", "单依纯")
 
 
@@ -212,12 +213,13 @@ def test_login_views_and_listing_from_real_jellyfin_answers(
     fixture_server: Callable[[dict[str, Handler]], FixtureServer],
 ) -> None:
     views = {"Items": [load(JF / "music-collection.json")], "TotalRecordCount": 1, "StartIndex": 0}
+    captures = sm()
     server = fixture_server({
-        "GET /System/Info/Public": verbatim(SM / "system_info.json"),
-        "POST /Users/AuthenticateByName": verbatim(SM / "users_authenticatebyname.json"),
+        "GET /System/Info/Public": verbatim(captures / "system_info.json"),
+        "POST /Users/AuthenticateByName": verbatim(captures / "users_authenticatebyname.json"),
         "GET /UserViews": lambda r: Response(200, json.dumps(views).encode()),
-        "GET /Items": first_page_only(SM / "users_items_audio_list.json"),
-        "GET /Artists": first_page_only(SM / "artists_list.json"),
+        "GET /Items": first_page_only(captures / "users_items_audio_list.json"),
+        "GET /Artists": first_page_only(captures / "artists_list.json"),
     })  # fmt: skip
     adapter = JellyfinServer(ServerConfig("jf", "jellyfin", server.url, user="demo", password="pw"), retry=NO_WAIT)
     assert adapter.instance_id() == "68ca97fe91ff41a08aa2ff3d057a5f75"
@@ -236,10 +238,11 @@ def test_login_views_and_listing_from_real_jellyfin_answers(
 
 def test_emby_pages_without_start_index(fixture_server: Callable[[dict[str, Handler]], FixtureServer]) -> None:
     folders = {"Items": [dict(load(JF / "music-collection.json"), Id="7")], "TotalRecordCount": 1}
+    emby = sm() / "emby"
     server = fixture_server({
         "GET /Library/MediaFolders": lambda r: Response(200, json.dumps(folders).encode()),
         "GET /Items": lambda r: first_page_only(
-            SM / "emby" / ("users_items_audio_list.json" if r.param("IncludeItemTypes") == "Audio"
+            emby / ("users_items_audio_list.json" if r.param("IncludeItemTypes") == "Audio"
                            else "users_items_musicalbum_list.json"))(r),
     })  # fmt: skip
     adapter = JellyfinServer(ServerConfig("emby", "emby", server.url, token="k"), retry=NO_WAIT)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,10 +18,9 @@ from soulsync_idmap.servers.base import ServerAlbum, ServerArtist, ServerConfig,
 from soulsync_idmap.servers.plex import PlexServer
 from soulsync_idmap.servers.retry import RetryPolicy
 from tests.conftest import Invoke
+from tests.support.fixtures import unlicensed_captures
 from tests.support.gen_library import generate
 
-ANCHORS = Path(os.environ.get("IDMAP_ANCHORS", Path(__file__).resolve().parents[3] / "shared" / "anchors"))
-CAPTURES = ANCHORS / "fixtures" / "plex" / "streammusic-docs"
 TOKEN = "plex-t0ken-abcdef"
 
 
@@ -41,6 +39,10 @@ def _no_wait(seconds: float) -> None:
 class CapturedPlex(LoopbackServer):
     """Serves the real PMS 1.29 captures verbatim, whatever the paging asks."""
 
+    def __init__(self, captures: Path) -> None:
+        super().__init__()
+        self.captures = captures
+
     def handle(self, request: Request) -> Response:
         files = {
             "/": "server_root.xml",
@@ -55,7 +57,7 @@ class CapturedPlex(LoopbackServer):
                     "10": "section_all_type10_tracks.xml"}[request.param("type") or "8"]  # fmt: skip
         if name is None:
             return Response(404, b"", "text/xml")
-        body = (CAPTURES / name).read_bytes()
+        body = (self.captures / name).read_bytes()
         if request.path.endswith("/all"):  # excerpts of a larger library: their totalSize is the excerpt's
             body = re.sub(rb'totalSize="\d+"', lambda _: b'totalSize="%d"' % body.count(b"ratingKey="), body, count=1)
         return Response(200, body, "text/xml;charset=utf-8")  # as PMS sends it
@@ -63,11 +65,7 @@ class CapturedPlex(LoopbackServer):
 
 @pytest.fixture
 def captured() -> Iterator[CapturedPlex]:
-    if not CAPTURES.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"Plex captures missing at {CAPTURES}")
-        pytest.skip(f"Plex captures not found at {CAPTURES}")
-    with CapturedPlex() as server:
+    with CapturedPlex(unlicensed_captures("plex", "streammusic-docs")) as server:
         assert isinstance(server, CapturedPlex)
         yield server
 
@@ -96,9 +94,8 @@ def test_mbid_guids_are_read() -> None:
 
     from soulsync_idmap.servers.plex import _mbid
 
-    if not CAPTURES.exists():
-        pytest.skip("captures not found")
-    text = (CAPTURES / "metadata_track_with_mbid_guid.xml").read_text(encoding="utf-8")
+    captures = unlicensed_captures("plex", "streammusic-docs")
+    text = (captures / "metadata_track_with_mbid_guid.xml").read_text(encoding="utf-8")
     track = next(ElementTree.fromstring(text).iter("Track"))
     assert _mbid(track) and len(_mbid(track) or "") == 36
 

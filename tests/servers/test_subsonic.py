@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,10 +19,10 @@ from soulsync_idmap.servers.base import ServerConfig
 from soulsync_idmap.servers.subsonic import SubsonicServer
 from tests.conftest import Invoke, write_jsonl
 from tests.support.audio import Tagged, write_mp3
+from tests.support.fixtures import FIXTURES
 from tests.support.supysonic_server import SupysonicServer
 
-ANCHORS = Path(os.environ.get("IDMAP_ANCHORS", Path(__file__).resolve().parents[3] / "shared" / "anchors"))
-SPEC = ANCHORS / "fixtures" / "subsonic" / "opensubsonic-spec"
+SPEC = FIXTURES / "subsonic" / "opensubsonic-spec"
 MBID = "6b9a509f-6907-4a6e-9345-2f12da09ba4b"
 
 # (artist, album, year, [(title, seconds)])
@@ -206,10 +205,6 @@ class SpecServer(LoopbackServer):
 
 @pytest.fixture
 def spec() -> Iterator[SpecServer]:
-    if not SPEC.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"OpenSubsonic fixtures missing at {SPEC}")
-        pytest.skip("OpenSubsonic fixtures not found")
     with SpecServer() as server:
         assert isinstance(server, SpecServer)
         yield server
