@@ -93,7 +93,8 @@ def sync(app: AppContext, names: tuple[str, ...], full: bool, wait: float, as_js
     phases.finish()
     for r in results:
         counts = ", ".join(f"{k} {fmt.number(v)}" for k, v in r.counts.as_dict().items() if v)
-        log.info("%s: %s sync %s: %s", r.server, r.mode, r.status, r.error or counts or "nothing changed")
+        state = "finished" if r.ok else r.status
+        log.info("%s: %s sync %s: %s", r.server, r.mode, state, r.error or counts or "nothing changed")
     if report is not None:
         _write_report(report, results)
     if as_json:
@@ -196,4 +197,4 @@ def _summary(results: list[SyncResult]) -> None:
     console.print(table)
     for r in results:
         if r.error is not None and len(results) > 1:
-            console.print(f"{r.server}: {r.status}: {r.error}", markup=False, highlight=False)
+            console.print(f"{r.server}: {r.status}: {r.error}", markup=False, highlight=False, soft_wrap=True)

@@ -472,6 +472,7 @@ def _sync_one(store: Store, name: str, config: Config, options: SyncOptions, pro
     mode = choose_mode(server, options, run.now)
     result = SyncResult(server=name, mode=mode, counts=run.counts, started_at=run.now, skipped=run.skipped)
     result.run_id = _start_run(store, server.id, mode, run.now)
+    log.info("%s: sync starts", name)
     try:
         if adapter is None:
             adapter = open_adapter(server, config)
@@ -485,7 +486,7 @@ def _sync_one(store: Store, name: str, config: Config, options: SyncOptions, pro
         finally:
             adapter.close()
     except KeyboardInterrupt as exc:
-        result.status, result.error, result.exception = "interrupted", "interrupted by the user", exc
+        result.status, result.error, result.exception = "interrupted", "interrupted (Ctrl-C)", exc
     except Exception as exc:  # recorded on the run, raised again by the caller that wants it
         result.status, result.error, result.exception = "failed", str(exc) or type(exc).__name__, exc
     else:

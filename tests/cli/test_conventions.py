@@ -101,7 +101,7 @@ def test_numbers_have_one_format(local: Invoke, tmp_path: Path) -> None:
     generate(library, tracks=1200, albums=100, artists=40, seed=5)
     assert local("servers", "add", "snapshot", "big", "--url", str(library)).exit_code == 0
     synced = local("sync")
-    assert re.search(r"big\s+full\s+1,340\s+1,340\s", synced.stdout), synced.stdout
+    assert re.search(r"big\s+full\s+ok\s+1,340\s+1,340\s", synced.stdout), synced.stdout
     stats = local("stats").stdout
     assert "1,200 tracks" in stats and re.search(r"big\s+40\s+100\s+1,200\s+0", stats), stats
     assert re.search(r"big\s+full\s+ok\s+" + LOCAL_TIME.pattern + r"\s+1,340\s+1,340\s", stats), stats
