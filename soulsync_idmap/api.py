@@ -7,6 +7,7 @@ from types import TracebackType
 
 from .errors import ConfigError, NotFound
 from .mapping import translate
+from .mapping.changes import Change, read_changes
 from .mapping.models import Server
 from .mapping.store import Store, normalize_uuid
 
@@ -90,6 +91,15 @@ class IdMap:
         if uuid is None:
             return None
         return self.resolve(uuid, to)
+
+    def changes(self, since: int = 0, limit: int = 1000) -> list[Change]:
+        """The change feed after cursor ``since``, oldest first; pass the last one's ``cursor`` next time.
+
+        Types: linked, gone, revived, relinked, merged, split, rejected, undone
+        (``soulsync_idmap.mapping.changes`` says what each carries).
+        """
+        with self.store.engine.connect() as conn:
+            return read_changes(conn, since, limit)
 
     def require(self, server: str, native_id: str) -> str:
         """Like ``lookup`` but raising ``NotFound``."""
