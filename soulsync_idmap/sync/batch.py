@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from ..mapping.bulk import BulkInsert, one_array
+from ..mapping.changes import ChangeRow, record_changes
 from ..mapping.store import new_uuid, table
 from ..matching import (
     AlbumRecord,
@@ -282,6 +283,10 @@ class BatchWriter:
             entity_rows.append({"_uuid": row.uuid, "_server": self.server_id, "updated_at": now, **fields})
         link = table("link")
         conn.execute(update(link).where(link.c.id == bindparam("_id")), link_rows)
+        # change feed: revived links
+        revived = [ChangeRow("revived", self.kind, r.uuid, self.server_id, p.item.native_id, at=now)
+                   for r, p in changed if r.gone_at is not None]  # fmt: skip
+        record_changes(conn, revived)
         entity = table(self.kind)
         # The entity follows the server that created it; other servers' edits stay on their links.
         for start in range(0, len(entity_rows), _CHUNK):
@@ -328,6 +333,7 @@ class BatchWriter:
         _ENTITY_INSERT[kind].execute(conn, entity_rows, converted=("created_at", "updated_at"))
         _LINK_INSERT.execute(conn, link_rows, converted=("first_seen", "last_seen", "gone_at"))
         self.counts.linked += len(link_rows)
+        record_changes(conn, (ChangeRow("linked", kind, r[3], server, r[2], at=now) for r in link_rows))  # change feed
         if proposals:
             self._propose(conn, [(cand, new_uuids[i], m) for i, cand, m in proposals], now)
         return {t for t in targets if t is not None}

@@ -26,6 +26,7 @@ from ..config import Config
 from ..errors import IdmapError
 from ..forking import can_fork
 from ..mapping.bulk import one_array
+from ..mapping.changes import ChangeRow, record_changes
 from ..mapping.db import sqlite_path
 from ..mapping.indexes import drop_deferrable, restore_indexes
 from ..mapping.models import Server
@@ -314,7 +315,9 @@ class _Run:
         with self.store.begin() as conn:
             stored = _digests(conn, self.server_id)
             total = conn.execute(select(func.count()).select_from(link).where(where)).scalar_one()
-            gone = conn.execute(select(link.c.id, link.c.native_id).where(where, link.c.gone_at.is_not(None))).all()
+            gone = conn.execute(
+                select(link.c.id, link.c.native_id, link.c.uuid).where(where, link.c.gone_at.is_not(None))
+            ).all()
             live = total - len(gone)
             if stored.get(kind) == [digest, live]:
                 return
@@ -330,14 +333,22 @@ class _Run:
             else:
                 present = set(listed)
                 back = [r.id for r in gone if r.native_id in present]
-                left = conn.execute(
+                left_rows = conn.execute(
                     update(link)
                     .where(where, link.c.gone_at.is_(None), link.c.native_id.not_in(one_array(conn, sorted(present))))
                     .values(gone_at=self.now)
-                ).rowcount
+                    .returning(link.c.uuid, link.c.native_id)
+                ).all()
+                left = len(left_rows)
                 for start in range(0, len(back), 5000):
                     ids = back[start : start + 5000]
                     conn.execute(update(link).where(link.c.id.in_(ids)).values(gone_at=None, last_seen=self.now))
+                # change feed: gone and revived links
+                record_changes(conn, [
+                    *(ChangeRow("gone", kind, u, self.server_id, n, at=self.now) for u, n in left_rows),
+                    *(ChangeRow("revived", kind, r.uuid, self.server_id, r.native_id, at=self.now)
+                      for r in gone if r.native_id in present),
+                ])  # fmt: skip
             self.counts.gone += left
             self.counts.revived += len(back)
             stored[kind] = [digest, live - left + len(back)]
