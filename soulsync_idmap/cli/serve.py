@@ -1,0 +1,62 @@
+"""``idmap serve``: the JSON API, scheduled and live syncs, in one process."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import click
+
+from ..errors import ConfigError
+from .context import AppContext, pass_app
+
+__all__ = ["register", "serve"]
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(2048)
+    return sock
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every one).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0: any free port.")
+@click.option("--init-key", is_flag=True, help="Create the API key (or read the existing one), print it and exit.")
+@pass_app
+def serve(app: AppContext, host: str, port: int, init_key: bool) -> None:
+    """Serve the mapping over HTTP (/api/v1, docs at /docs) with scheduled and live syncs."""
+    from ..service.keys import init_key as make_key
+
+    if init_key:
+        click.echo(make_key(app.config))
+        return
+    import uvicorn
+
+    from ..service import Service, create_app
+
+    service = Service(app.store, app.config)
+    sock = _bind(host, port)
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"serving on http://{shown}:{bound}")
+    config = uvicorn.Config(
+        create_app(service), log_level=logging.WARNING, access_log=False, http="httptools", lifespan="on",
+        timeout_graceful_shutdown=10, server_header=False,
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(serve)
