@@ -15,8 +15,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qsl, urlsplit
+
+if TYPE_CHECKING:
+    from .websocket import WebSocketHub
 
 __all__ = ["Fault", "LoopbackServer", "Request", "Response"]
 
@@ -83,6 +86,10 @@ class LoopbackServer:
     def handle(self, request: Request) -> Response:
         raise NotImplementedError
 
+    def websocket_hub(self, request: Request) -> WebSocketHub | None:
+        """The hub that serves ``request`` as a websocket (demo/websocket.py), or None."""
+        return None
+
     # -- control -----------------------------------------------------------------------
     @property
     def url(self) -> str:
@@ -133,6 +140,11 @@ class LoopbackServer:
                 )
                 with server._lock:
                     server.requests.append(request)
+                hub = server.websocket_hub(request)
+                if hub is not None:  # an upgrade the fake accepts: the hub owns the connection now
+                    self.close_connection = True
+                    hub.serve(self.connection, self.rfile, request)
+                    return
                 fault = server._next_fault(split.path)
                 if fault is not None and fault.kind == "refuse":
                     self.close_connection = True

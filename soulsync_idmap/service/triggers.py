@@ -139,7 +139,7 @@ class Scheduler:
 
     def _loop(self) -> None:
         queued: dict[str, Any] = {}
-        while not self._stopped.wait(self.tick):
+        while True:
             try:
                 for name in self.due():
                     job = queued.get(name)
@@ -149,6 +149,8 @@ class Scheduler:
                 log.warning("schedule: %s", exc)
             except Exception:
                 log.exception("schedule failed")
+            if self._stopped.wait(self.tick):
+                return
 
 
 class Watches:
