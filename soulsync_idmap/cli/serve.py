@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import socket
+from collections.abc import Iterator
+from typing import Any
 
 import click
 
@@ -26,6 +30,33 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _server(app: Any) -> Any:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """Stops on SIGTERM/SIGINT (the running batch ends, the rest is abandoned) and exits 0.
+
+        uvicorn re-raises the signal once it has shut down, so the process would die of it;
+        a service stopped on purpose has stopped cleanly, and says so with its exit status.
+        """
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            signals = (signal.SIGINT, signal.SIGTERM)
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in signals}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    config = uvicorn.Config(
+        app, log_level=logging.WARNING, access_log=False, http="httptools", lifespan="on",
+        timeout_graceful_shutdown=10, server_header=False,
+    )  # fmt: skip
+    return Server(config)
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every one).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0: any free port.")
@@ -38,8 +69,6 @@ def serve(app: AppContext, host: str, port: int, init_key: bool) -> None:
     if init_key:
         click.echo(make_key(app.config))
         return
-    import uvicorn
-
     from ..service import Service, create_app
 
     service = Service(app.store, app.config)
@@ -47,11 +76,7 @@ def serve(app: AppContext, host: str, port: int, init_key: bool) -> None:
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"serving on http://{shown}:{bound}")
-    config = uvicorn.Config(
-        create_app(service), log_level=logging.WARNING, access_log=False, http="httptools", lifespan="on",
-        timeout_graceful_shutdown=10, server_header=False,
-    )  # fmt: skip
-    server = uvicorn.Server(config)
+    server = _server(create_app(service))
     try:
         server.run(sockets=[sock])
     finally:
