@@ -8,6 +8,7 @@ from types import TracebackType
 from .errors import ConfigError, NotFound
 from .mapping import translate
 from .mapping.changes import Change, read_changes
+from .mapping.db import reader
 from .mapping.models import Server
 from .mapping.store import Store, normalize_uuid
 
@@ -23,6 +24,7 @@ class IdMap:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._reader = reader(store.engine)
         self._servers: dict[str, Server] = {}
 
     @classmethod
@@ -67,7 +69,7 @@ class IdMap:
         key = normalize_uuid(uuid)
         target = self._server(server)
         assert target.id is not None
-        with self.store.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return translate.resolve_one(conn, target.id, key)
 
     def resolve_many(self, uuids: Iterable[str], server: str | None = None) -> dict[str, str | None]:
@@ -75,14 +77,14 @@ class IdMap:
         keys = [normalize_uuid(u) for u in uuids]
         target = self._server(server)
         assert target.id is not None
-        with self.store.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return translate.resolve_many(conn, target.id, keys)
 
     def lookup(self, server: str, native_id: str, kind: str | None = None) -> str | None:
         """The UUID of a native id on ``server`` (following redirects), or None."""
         target = self._server(server)
         assert target.id is not None
-        with self.store.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return translate.lookup(conn, target.id, native_id, kind)
 
     def translate(self, server: str, native_id: str, to: str | None = None) -> str | None:

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select, text
 
 from .store import table
 
-__all__ = ["CHUNK", "follow_redirects", "lookup", "resolve_many", "resolve_one"]
+__all__ = ["CHUNK", "follow_redirects", "lookup", "lookup_kind", "resolve_many", "resolve_one"]
 
 # Well under SQLite's 32,766 bound variables and PostgreSQL's 65,535 parameters.
 CHUNK = 10_000
@@ -90,30 +90,62 @@ def resolve_many(conn: Connection, server_id: int, uuids: Sequence[str]) -> dict
     return result
 
 
-_RESOLVE_ONE = text(
+_RESOLVE_ONE = (
     "SELECT l.native_id FROM link l"
-    " WHERE l.uuid = COALESCE((SELECT r.new_uuid FROM redirect r WHERE r.old_uuid = :uuid), :uuid)"
-    " AND l.server_id = :server AND l.gone_at IS NULL ORDER BY l.id LIMIT 1"
+    " WHERE l.uuid = COALESCE((SELECT r.new_uuid FROM redirect r WHERE r.old_uuid = {uuid}), {uuid})"
+    " AND l.server_id = {server} AND l.gone_at IS NULL ORDER BY l.id LIMIT 1"
 )
+
+
+def _fetch_one(conn: Connection, template: str, values: dict[str, Any]) -> Any:
+    """One row of a fixed statement, straight from the driver's cursor.
+
+    SQLAlchemy's statement and result layers cost more than SQLite spends answering a
+    point query, and these are the calls a host app makes once per item. ``template``
+    names its parameters ``{name}``; they become the driver's own markers.
+    """
+    paramstyle = conn.dialect.paramstyle
+    if paramstyle == "qmark":
+        order = list(values)
+        sql = template.format(**{name: f"?{i + 1}" for i, name in enumerate(order)})
+        params: Any = tuple(values[name] for name in order)
+    elif paramstyle in ("format", "pyformat"):
+        sql, params = template.format(**{name: f"%({name})s" for name in values}), values
+    else:
+        sql, params = template.format(**{name: f":{name}" for name in values}), values
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+    finally:
+        cursor.close()
 
 
 def resolve_one(conn: Connection, server_id: int, uuid: str) -> str | None:
     """``resolve_many`` for one UUID in one statement (one round trip to a database server)."""
-    value = conn.execute(_RESOLVE_ONE, {"uuid": uuid, "server": server_id}).scalar()
-    return None if value is None else str(value)
+    row = _fetch_one(conn, _RESOLVE_ONE, {"uuid": uuid, "server": server_id})
+    return None if row is None else str(row[0])
+
+
+_LOOKUP = (
+    "SELECT COALESCE(r.new_uuid, l.uuid), l.kind FROM link l LEFT JOIN redirect r ON r.old_uuid = l.uuid"
+    " WHERE l.server_id = {server} AND l.kind IN ({kinds}) AND l.native_id = {native}"
+    " ORDER BY l.gone_at IS NOT NULL, l.id LIMIT 1"
+)
+
+
+def lookup_kind(conn: Connection, server_id: int, native_id: str, kind: str | None = None) -> tuple[str, str] | None:
+    """(UUID after redirects, kind) of a native id, tombstoned links too; one statement."""
+    if kind is not None and kind not in ("artist", "album", "track"):
+        return None
+    # The kinds spelled out: the unique (server, kind, native id) index then answers with
+    # three probes instead of scanning every link of the server.
+    kinds = f"'{kind}'" if kind else "'artist', 'album', 'track'"
+    row = _fetch_one(conn, _LOOKUP.replace("{kinds}", kinds), {"server": server_id, "native": native_id})
+    return None if row is None else (str(row[0]), str(row[1]))
 
 
 def lookup(conn: Connection, server_id: int, native_id: str, kind: str | None = None) -> str | None:
     """The UUID linked to a native id (tombstoned links too: the UUID outlives the item)."""
-    link = table("link")
-    # The kinds spelled out: the unique (server, kind, native id) index then answers with
-    # three probes instead of scanning every link of the server.
-    kinds = [kind] if kind is not None else ["artist", "album", "track"]
-    query = select(link.c.uuid, link.c.gone_at).where(
-        link.c.server_id == server_id, link.c.kind.in_(kinds), link.c.native_id == native_id
-    )
-    rows = list(conn.execute(query.order_by(link.c.gone_at.is_not(None), link.c.id)))
-    if not rows:
-        return None
-    uuid = str(rows[0][0])
-    return follow_redirects(conn, [uuid])[uuid]
+    found = lookup_kind(conn, server_id, native_id, kind)
+    return None if found is None else found[0]

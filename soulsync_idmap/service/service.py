@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from sqlalchemy.engine import make_url
 
 from ..config import Config
+from ..mapping.db import reader
 from ..mapping.store import Store
 from .keys import api_key
 from .runner import SyncRunner
@@ -45,6 +46,7 @@ class Service:
 
     def __init__(self, store: Store, config: Config, *, live: bool = True) -> None:
         self.store = store
+        self.reader = reader(store.engine)  # point queries: autocommit on PostgreSQL
         self.config = config
         self.key = api_key(config)
         self.live = live

@@ -57,7 +57,7 @@ def running_service(db_url: str, config_path: Path, *, live: bool = False,
         config.save()
     store = Store.open(db_url)
     service = Service(store, config, live=live)
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
