@@ -38,13 +38,18 @@ def test_merge_split_undo_and_reject_are_in_the_feed_in_order(serve: Running, tw
     start = feed(serve)["next"]  # (after the syncs' own changes, if any)
     ar1, ar2 = uuid_of(two, "a", "ar1"), uuid_of(two, "a", "ar2")
     assert two("merge", ar1, ar2).exit_code == 0
+    survivor = uuid_of(two, "a", "ar1")  # the older of the two (created in one sync: either)
+    assert uuid_of(two, "a", "ar2") == survivor
+    dropped = ar2 if survivor == ar1 else ar1
     merged = feed(serve, start)["changes"]
-    assert [(c["type"], c["kind"], c["uuid"], c["old_uuid"]) for c in merged] == [("merged", "artist", ar1, ar2)]
+    assert [(c["type"], c["kind"], c["uuid"], c["old_uuid"]) for c in merged] == [
+        ("merged", "artist", survivor, dropped)
+    ]
     assert merged[0]["decision"] and merged[0]["cursor"] > start
 
     assert two("undo").exit_code == 0
     undone = feed(serve, merged[-1]["cursor"])["changes"]
-    assert [(c["type"], c["uuid"], c["old_uuid"]) for c in undone] == [("undone", ar2, ar1)]
+    assert [(c["type"], c["uuid"], c["old_uuid"]) for c in undone] == [("undone", dropped, survivor)]
     assert undone[0]["decision"] == merged[0]["decision"]
 
     radiohead = uuid_of(two, "b", "x1")
