@@ -281,7 +281,7 @@ def main() -> None:
     BENCH.mkdir(exist_ok=True)
     # Cached libraries are keyed by the generators' source: a changed generator makes new files.
     version = hashlib.sha1(
-        b"".join((ROOT / "benchmarks" / f).read_bytes() for f in ("gen_library.py", "twin.py"))
+        b"".join((ROOT / "tests" / "support" / f).read_bytes() for f in ("gen_library.py", "twin.py"))
     ).hexdigest()[:8]
     lib = BENCH / f"lib-{args.tracks}-{args.albums}-{args.artists}-{version}.jsonl"
     twin = BENCH / f"twin-{args.tracks}-{args.albums}-{args.artists}-{version}.jsonl"

@@ -7,6 +7,8 @@ from types import TracebackType
 
 from .errors import ConfigError, NotFound
 from .mapping import translate
+from .mapping.changes import Change, read_changes
+from .mapping.db import reader
 from .mapping.models import Server
 from .mapping.store import Store, normalize_uuid
 
@@ -22,6 +24,7 @@ class IdMap:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._reader = reader(store.engine)
         self._servers: dict[str, Server] = {}
 
     @classmethod
@@ -66,7 +69,7 @@ class IdMap:
         key = normalize_uuid(uuid)
         target = self._server(server)
         assert target.id is not None
-        with self.store.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return translate.resolve_one(conn, target.id, key)
 
     def resolve_many(self, uuids: Iterable[str], server: str | None = None) -> dict[str, str | None]:
@@ -74,14 +77,14 @@ class IdMap:
         keys = [normalize_uuid(u) for u in uuids]
         target = self._server(server)
         assert target.id is not None
-        with self.store.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return translate.resolve_many(conn, target.id, keys)
 
     def lookup(self, server: str, native_id: str, kind: str | None = None) -> str | None:
         """The UUID of a native id on ``server`` (following redirects), or None."""
         target = self._server(server)
         assert target.id is not None
-        with self.store.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return translate.lookup(conn, target.id, native_id, kind)
 
     def translate(self, server: str, native_id: str, to: str | None = None) -> str | None:
@@ -90,6 +93,15 @@ class IdMap:
         if uuid is None:
             return None
         return self.resolve(uuid, to)
+
+    def changes(self, since: int = 0, limit: int = 1000) -> list[Change]:
+        """The change feed after cursor ``since``, oldest first; pass the last one's ``cursor`` next time.
+
+        Types: linked, gone, revived, relinked, merged, split, rejected, undone
+        (``soulsync_idmap.mapping.changes`` says what each carries).
+        """
+        with self.store.engine.connect() as conn:
+            return read_changes(conn, since, limit)
 
     def require(self, server: str, native_id: str) -> str:
         """Like ``lookup`` but raising ``NotFound``."""

@@ -146,7 +146,7 @@ def _register() -> None:
         cli.add_command(command)
     cli.add_command(report.export)
     cli.add_command(report.stats)
-    for optional in ("review", "demo", "enrich", "importer"):
+    for optional in ("review", "demo", "enrich", "importer", "changes", "serve"):
         try:
             module = __import__(f"{__name__}.{optional}", fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import os
 import re
 import secrets
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -34,6 +36,7 @@ from urllib.parse import unquote
 from ..servers.base import parse_datetime
 from .jellyfin_library import GATED_FIELDS, Entry, Flavor, JellyfinLibrary, LibrarySpec, make_id
 from .loopback import LoopbackServer, Request, Response
+from .websocket import WebSocketHub, is_upgrade
 
 __all__ = ["FakeJellyfin", "LibrarySpec"]
 
@@ -365,6 +368,48 @@ _SORT_KEYS: dict[str, Any] = {
     "parentindexnumber": lambda e: getattr(e.item, "disc_number", None) or 0,
     "runtime": lambda e: e.ticks,
 }
+
+
+class NotifyingJellyfin(FakeJellyfin):
+    """``FakeJellyfin`` with the server's websocket (``/socket``; Emby's ``/embywebsocket``).
+
+    A client is greeted with ``ForceKeepAlive`` as by the real server (its KeepAlive
+    messages are kept in ``socket_hub.received``); ``library_changed`` pushes a ``LibraryChanged`` message with the
+    ItemsAdded / ItemsUpdated / ItemsRemoved lists of native ids.
+    """
+
+    @functools.cached_property
+    def socket_hub(self) -> WebSocketHub:
+        return WebSocketHub(greeting=_message("ForceKeepAlive", 60))
+
+    def websocket_hub(self, request: Request) -> WebSocketHub | None:
+        path = request.path.lower().removeprefix("/emby")
+        if path not in ("/socket", "/embywebsocket") or not is_upgrade(request):
+            return None
+        token = self._token_of(request) or request.param("api_key")
+        allowed = token is not None and (
+            (self.api_key is not None and secrets.compare_digest(token, self.api_key)) or token in self.sessions
+        )
+        return self.socket_hub if allowed else None
+
+    def library_changed(
+        self, added: Sequence[str] = (), updated: Sequence[str] = (), removed: Sequence[str] = ()
+    ) -> int:
+        """Push one ``LibraryChanged`` message; returns the clients reached."""
+        data = {
+            "CollectionFolders": [], "FoldersAddedTo": [], "FoldersRemovedFrom": [], "ItemsAdded": list(added),
+            "ItemsRemoved": list(removed), "ItemsUpdated": list(updated),
+            "IsEmpty": not (added or updated or removed),
+        }  # fmt: skip
+        return self.socket_hub.broadcast(_message("LibraryChanged", data))
+
+    def stop(self) -> None:
+        self.socket_hub.close_all()
+        super().stop()
+
+
+def _message(kind: str, data: Any) -> str:
+    return json.dumps({"MessageType": kind, "Data": data, "MessageId": uuid.uuid4().hex})
 
 
 def _split(value: str | None) -> list[str]:

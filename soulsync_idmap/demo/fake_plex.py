@@ -16,19 +16,22 @@ and the ``empty`` fault answers a listing page with no items and the same ``tota
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
+import json
 import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from xml.sax.saxutils import quoteattr
 
 from ..servers.base import ServerAlbum, ServerArtist, ServerItem, ServerTrack
 from ..servers.snapshot import read_snapshot
 from .loopback import LoopbackServer, Request, Response
+from .websocket import WebSocketHub, is_upgrade
 
 __all__ = ["FakePlex"]
 
@@ -344,6 +347,44 @@ class FakePlex(LoopbackServer):
     def _track_artist(self, item: ServerTrack) -> str | None:
         with_id = self._entries["artist"].get(item.artist_id or "")
         return with_id.item.name if with_id and isinstance(with_id.item, ServerArtist) else None
+
+
+class NotifyingPlex(FakePlex):
+    """``FakePlex`` with Plex's notification websocket (``/:/websockets/notifications``).
+
+    ``announce`` pushes a timeline entry shaped like the real server's during a library
+    scan: ``state`` 5 when an item was processed, 9 when it was deleted (plexapi's
+    ``AlertListener`` reads these).
+    """
+
+    TYPES: ClassVar[dict[str, int]] = {"artist": 8, "album": 9, "track": 10}
+
+    @functools.cached_property
+    def notifications(self) -> WebSocketHub:
+        return WebSocketHub()
+
+    def websocket_hub(self, request: Request) -> WebSocketHub | None:
+        token = request.header("x-plex-token") or request.param("X-Plex-Token")
+        if request.path == "/:/websockets/notifications" and is_upgrade(request) and token == self.token:
+            return self.notifications
+        return None
+
+    def timeline(self, kind: str, snapshot_id: str, state: int = 5, title: str = "") -> dict[str, Any]:
+        """One ``TimelineEntry`` for the item ``snapshot_id`` of ``kind``."""
+        return {
+            "identifier": "com.plexapp.plugins.library", "sectionID": str(self.section_id),
+            "itemID": str(self.rating_key(kind, snapshot_id)), "type": self.TYPES[kind], "title": title,
+            "state": state, "metadataState": "created" if state == 0 else None, "updatedAt": int(time.time()),
+        }  # fmt: skip
+
+    def announce(self, entries: list[dict[str, Any]]) -> int:
+        """Push one ``timeline`` notification with ``entries``; returns the clients reached."""
+        message = {"NotificationContainer": {"type": "timeline", "size": len(entries), "TimelineEntry": entries}}
+        return self.notifications.broadcast(json.dumps(message))
+
+    def stop(self) -> None:
+        self.notifications.close_all()
+        super().stop()
 
 
 def _stamp(entry: _Entry, attr: str) -> int:

@@ -18,8 +18,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qsl, urlsplit
+
+if TYPE_CHECKING:
+    from .websocket import WebSocketHub
 
 __all__ = ["Fault", "LoopbackServer", "Request", "Response"]
 
@@ -103,6 +106,10 @@ class LoopbackServer:
         """``response`` as a listing page with no items (the ``empty`` fault); servers override it."""
         return Response(response.status, b"", response.content_type, response.headers)
 
+    def websocket_hub(self, request: Request) -> WebSocketHub | None:
+        """The hub that serves ``request`` as a websocket (demo/websocket.py), or None."""
+        return None
+
     # -- control -----------------------------------------------------------------------
     @property
     def url(self) -> str:
@@ -180,6 +187,11 @@ class LoopbackServer:
                 )
                 with server._lock:
                     server.requests.append(request)
+                hub = server.websocket_hub(request)
+                if hub is not None:  # an upgrade the fake accepts: the hub owns the connection now
+                    self.close_connection = True
+                    hub.serve(self.connection, self.rfile, request)
+                    return
                 fault = server._next_fault(request)
                 if fault is not None and fault.kind in ("refuse", "outage"):
                     self._cut()

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from .store import Store, table
 
-__all__ = ["FIELDS", "iso_utc", "iter_export", "stats"]
+__all__ = ["FIELDS", "export_entity", "iso_utc", "iter_export", "stats"]
 
 # (output key, column) per kind: the one naming of entity fields in every JSON the package prints
 # (export, review proposals, the API's entities).
@@ -38,8 +38,6 @@ def iso_utc(value: datetime | None) -> str | None:
 def iter_export(store: Store, kind: str | None = None) -> Iterator[dict[str, Any]]:
     """Every entity with its links and the UUIDs merged into it, page by page."""
     servers = {s.id: s.name for s in store.servers()}
-    link = table("link")
-    redirect = table("redirect")
     for current in [kind] if kind else KINDS:
         entity = table(current)
         last = ""
@@ -50,31 +48,47 @@ def iter_export(store: Store, kind: str | None = None) -> Iterator[dict[str, Any
                 ).all()
                 if not rows:
                     break
-                uuids = [r.uuid for r in rows]
-                links: dict[str, list[dict[str, Any]]] = defaultdict(list)
-                for row in conn.execute(
-                    select(link.c.uuid, link.c.server_id, link.c.native_id, link.c.gone_at)
-                    .where(link.c.uuid.in_(uuids))
-                    .order_by(link.c.id)
-                ):
-                    links[row.uuid].append(
-                        {"server": servers.get(row.server_id), "native_id": row.native_id,
-                         "gone": row.gone_at is not None}
-                    )  # fmt: skip
-                merged: dict[str, list[str]] = defaultdict(list)
-                for old, new in conn.execute(
-                    select(redirect.c.old_uuid, redirect.c.new_uuid).where(redirect.c.new_uuid.in_(uuids))
-                ):
-                    merged[new].append(old)
-            for row in rows:
-                item: dict[str, Any] = {"uuid": row.uuid, "kind": current}
-                for out, column in FIELDS[current]:
-                    item[out] = getattr(row, column)
-                item["links"] = links.get(row.uuid, [])
-                if merged.get(row.uuid):
-                    item["merged_from"] = sorted(merged[row.uuid])
-                yield item
-            last = uuids[-1]
+                items = _items(conn, servers, current, rows)
+            yield from items
+            last = rows[-1].uuid
+
+
+def export_entity(conn: Connection, servers: dict[int | None, str], kind: str, uuid: str) -> dict[str, Any] | None:
+    """One entity as its ``export`` line (``servers``: id -> name), or None when there is none."""
+    entity = table(kind)
+    rows = conn.execute(select(entity).where(entity.c.uuid == uuid)).all()
+    return _items(conn, servers, kind, rows)[0] if rows else None
+
+
+def _items(conn: Connection, servers: dict[int | None, str], kind: str, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """The export lines of entity ``rows`` of ``kind``: their links and the UUIDs merged into them."""
+    link = table("link")
+    redirect = table("redirect")
+    uuids = [r.uuid for r in rows]
+    links: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in conn.execute(
+        select(link.c.uuid, link.c.server_id, link.c.native_id, link.c.gone_at)
+        .where(link.c.uuid.in_(uuids))
+        .order_by(link.c.id)
+    ):
+        links[row.uuid].append(
+            {"server": servers.get(row.server_id), "native_id": row.native_id, "gone": row.gone_at is not None}
+        )
+    merged: dict[str, list[str]] = defaultdict(list)
+    for old, new in conn.execute(
+        select(redirect.c.old_uuid, redirect.c.new_uuid).where(redirect.c.new_uuid.in_(uuids))
+    ):
+        merged[new].append(old)
+    items = []
+    for row in rows:
+        item: dict[str, Any] = {"uuid": row.uuid, "kind": kind}
+        for out, column in FIELDS[kind]:
+            item[out] = getattr(row, column)
+        item["links"] = links.get(row.uuid, [])
+        if merged.get(row.uuid):
+            item["merged_from"] = sorted(merged[row.uuid])
+        items.append(item)
+    return items
 
 
 def stats(store: Store, runs: int = 5) -> dict[str, Any]:

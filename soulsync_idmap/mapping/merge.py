@@ -16,6 +16,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from ..errors import NotFound, ReviewError
 from ..matching import MatchScore, Thresholds, TrackRecord, pick_best, score_tracks
+from .changes import ChangeRow, record_changes
 from .store import Store, new_uuid, normalize_uuid, table, utcnow
 
 __all__ = ["accept", "entity_kind", "merge", "propose", "reject", "split", "undo"]
@@ -167,6 +168,16 @@ def propose(
     return len(pairs)
 
 
+def _merged(payload: dict[str, Any], change: str, decision: int) -> list[ChangeRow]:
+    """The feed's rows for a merge (``merged``) or its undo (``undone``), its albums' tracks included."""
+    rows = []
+    for sub in [payload, *payload.get("tracks", [])]:
+        keep, drop = sub["keep"], sub["drop"]
+        uuid, old = (keep, drop) if change == "merged" else (drop, keep)
+        rows.append(ChangeRow(change, sub["kind"], uuid, old_uuid=old, decision_id=decision))
+    return rows
+
+
 def _unmerge(conn: Connection, payload: dict[str, Any]) -> None:
     for sub in reversed(payload.get("tracks", [])):
         _unmerge(conn, sub)
@@ -221,6 +232,7 @@ def merge(
         conn.execute(
             update(table("redirect")).where(table("redirect").c.old_uuid == dropped).values(decision_id=decision)
         )
+        record_changes(conn, _merged(payload, "merged", decision))
         return decision
 
 
@@ -251,7 +263,13 @@ def split(store: Store, uuid: str, server_name: str, *, source: str = "cli") -> 
             decided_at=utcnow(),
         ))  # fmt: skip
         payload = {"kind": kind, "from": target, "new": fresh, "links": ids}
-        return _decision(conn, "split", kind, target, fresh, payload, source), fresh
+        decision = _decision(conn, "split", kind, target, fresh, payload, source)
+        record_changes(conn, (
+            ChangeRow("split", kind, fresh, server_id=server.id, native_id=r["native_id"], old_uuid=target,
+                      decision_id=decision)
+            for r in links
+        ))  # fmt: skip
+        return decision, fresh
 
 
 def _review_item(conn: Connection, review_id: int) -> Any:
@@ -299,6 +317,8 @@ def reject(store: Store, review_id: int, *, source: str = "cli") -> int:
         decision = _decision(conn, "reject", item.kind, item.uuid_a, item.uuid_b, {"review_id": review_id}, source)
         conn.execute(update(review).where(review.c.id == review_id).values(
             status="rejected", decided_at=utcnow(), decision_id=decision))  # fmt: skip
+        rejected = ChangeRow("rejected", item.kind, item.uuid_a, old_uuid=item.uuid_b, decision_id=decision)
+        record_changes(conn, [rejected])
         return decision
 
 
@@ -319,18 +339,23 @@ def undo(store: Store, decision_id: int | None = None) -> dict[str, Any]:
             if touched & {other.uuid_a, other.uuid_b}:
                 raise ReviewError(f"decision {row.id} cannot be undone before decision {other.id}, which builds on it")
         review = table("review_item")
+        changes: list[ChangeRow] = []
         if row.action in ("merge", "accept"):
             _unmerge(conn, payload)
+            changes = _merged(payload, "undone", row.id)
             if payload.get("review_id"):
                 conn.execute(update(review).where(review.c.id == payload["review_id"]).values(
                     status="pending", decided_at=None, decision_id=None))  # fmt: skip
         elif row.action == "reject":
             conn.execute(update(review).where(review.c.id == payload["review_id"]).values(
                 status="pending", decided_at=None, decision_id=None))  # fmt: skip
+            changes = [ChangeRow("undone", row.kind, row.uuid_a, old_uuid=row.uuid_b, decision_id=row.id)]
         elif row.action == "split":
             link, entity = table("link"), table(payload["kind"])
             conn.execute(update(link).where(link.c.id.in_(payload["links"])).values(uuid=payload["from"]))
             conn.execute(delete(entity).where(entity.c.uuid == payload["new"]))
             conn.execute(delete(review).where(review.c.uuid_b == payload["new"], review.c.uuid_a == payload["from"]))
+            changes = [ChangeRow("undone", row.kind, payload["from"], old_uuid=payload["new"], decision_id=row.id)]
         conn.execute(update(decision).where(decision.c.id == row.id).values(undone_at=utcnow()))
+        record_changes(conn, changes)
         return {"id": row.id, "action": row.action, "kind": row.kind, "uuid_a": row.uuid_a, "uuid_b": row.uuid_b}

@@ -20,6 +20,7 @@ from sqlmodel import Field, SQLModel
 __all__ = [
     "Album",
     "Artist",
+    "Change",
     "Decision",
     "ExternalId",
     "Link",
@@ -259,3 +260,25 @@ class ExternalId(SQLModel, table=True):
     value: str = Field(max_length=200)
     source: str = Field(default="", max_length=40)
     created_at: datetime
+
+
+class Change(SQLModel, table=True):
+    """One entry of the change feed (``mapping/changes.py``): what a host app must know.
+
+    ``id`` is the feed's cursor, in commit order. No foreign key to ``server``: the
+    history outlives a removed server. AUTOINCREMENT on SQLite: a cursor is never reused.
+    """
+
+    __tablename__ = "change"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: int | None = Field(default=None, primary_key=True)
+    type: str = Field(max_length=12)
+    kind: str = Field(max_length=10)
+    uuid: str = Field(max_length=36, index=True)
+    old_uuid: str | None = Field(default=None, max_length=36)
+    server_id: int | None = None
+    native_id: str | None = Field(default=None, max_length=200)
+    old_native_id: str | None = Field(default=None, max_length=200)
+    decision_id: int | None = None
+    at: datetime

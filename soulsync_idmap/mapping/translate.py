@@ -11,11 +11,11 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, select
 
 from .store import table
 
-__all__ = ["CHUNK", "follow_redirects", "lookup", "resolve_many", "resolve_one"]
+__all__ = ["CHUNK", "follow_redirects", "lookup", "lookup_kind", "resolve_many", "resolve_one"]
 
 # Well under SQLite's 32,766 bound variables and PostgreSQL's 65,535 parameters.
 CHUNK = 10_000
@@ -37,50 +37,52 @@ def follow_redirects(conn: Connection, uuids: Sequence[str]) -> dict[str, str]:
     return result
 
 
-def _values(conn: Connection, values: Sequence[str]) -> tuple[str, str, dict[str, Any]]:
-    """A one-column relation ``ids(value)`` of ``values`` that binds ONE parameter.
+# The relation of the UUIDs asked for, bound as ONE parameter: binding 10,000 parameters
+# costs more than the lookups themselves. SQLite reads a JSON array through json_each,
+# joined first (CROSS JOIN fixes the order) so that every value is one probe of the uuid
+# index. PostgreSQL gets one comma-separated string (psycopg dumps a 100,000-element text
+# array element by element, at a regex each) and tests ``= ANY``: a few UUIDs are probed
+# in the index, a large batch is one scan of the table against a hash of the array, which
+# beats 100,000 index probes (each a visit to the heap as well).
+_REDIRECTS = {
+    "sqlite": "SELECT r.old_uuid, r.new_uuid FROM json_each({ids}) AS ids CROSS JOIN redirect r"
+              " ON r.old_uuid = ids.value",
+    "postgresql": "SELECT r.old_uuid, r.new_uuid FROM redirect r WHERE r.old_uuid = ANY(string_to_array({ids}, ','))",
+}  # fmt: skip
+_LINKS = {
+    "sqlite": "SELECT l.uuid, l.native_id, l.id FROM json_each({ids}) AS ids CROSS JOIN link l ON l.uuid = ids.value"
+              " WHERE l.server_id = {server} AND l.gone_at IS NULL",
+    "postgresql": "SELECT l.uuid, l.native_id, l.id FROM link l WHERE l.uuid = ANY(string_to_array({ids}, ','))"
+                  " AND l.server_id = {server} AND l.gone_at IS NULL",
+}  # fmt: skip
+CHUNK_ONE_PARAMETER = 200_000
 
-    Binding 10,000 parameters costs more than the lookups themselves; SQLite reads a JSON
-    array through json_each, PostgreSQL unnests an array. Joined first (SQLite's CROSS
-    JOIN fixes the order), every value is one probe of the uuid index.
-    """
-    if conn.dialect.name == "sqlite":
-        return "json_each(:ids) AS ids", "CROSS JOIN", {"ids": json.dumps(list(values))}
-    if conn.dialect.name == "postgresql":
-        return "unnest(CAST(:ids AS text[])) AS ids(value)", "JOIN", {"ids": list(values)}
-    names = {f"v{i}": v for i, v in enumerate(values)}
-    union = " UNION ALL ".join(f"SELECT :{n} AS value" for n in names)
-    return f"({union}) AS ids", "JOIN", names
 
-
-def _chunk_size(conn: Connection) -> int:
-    # json_each / unnest bind one parameter whatever the size; the fallback binds one each.
-    return 200_000 if conn.dialect.name in ("sqlite", "postgresql") else CHUNK
+def _bound(conn: Connection, values: Sequence[str]) -> str:
+    return json.dumps(list(values)) if conn.dialect.name == "sqlite" else ",".join(values)
 
 
 def resolve_many(conn: Connection, server_id: int, uuids: Sequence[str]) -> dict[str, str | None]:
     """Native id on ``server_id`` of each UUID (after redirects); None where unlinked or gone.
 
-    Two statements per chunk: one for redirects, one for links. The UUIDs are probed in
-    sorted order (UUIDv7: creation order), so neighbouring probes share index pages.
-    Where one UUID has several live links on the server, the oldest link answers.
+    Two statements per chunk: one for redirects, one for links, read with the driver's
+    own fetchall. The UUIDs are probed in sorted order (UUIDv7: creation order), so
+    neighbouring probes share index pages. Where one UUID has several live links on the
+    server, the oldest link answers.
     """
+    dialect = conn.dialect.name
+    if dialect not in _LINKS:
+        return _resolve_many_portable(conn, server_id, uuids)
     unique = sorted(set(uuids))
     result: dict[str, str | None] = {}
-    for chunk in _chunks(unique, _chunk_size(conn)):
-        ids, join, params = _values(conn, chunk)
-        query = f"SELECT r.old_uuid, r.new_uuid FROM {ids} {join} redirect r ON r.old_uuid = ids.value"
-        survivor: dict[str, str] = {old: new for old, new in conn.execute(text(query), params)}
+    for chunk in _chunks(unique, CHUNK_ONE_PARAMETER):
+        survivor: dict[str, str] = dict(_fetch_all(conn, _REDIRECTS[dialect], {"ids": _bound(conn, chunk)}))
         targets = sorted({survivor.get(u, u) for u in chunk}) if survivor else chunk
-        ids, join, params = _values(conn, targets)
-        query = (
-            f"SELECT l.uuid, l.native_id, l.id FROM {ids} {join} link l ON l.uuid = ids.value"
-            " WHERE l.server_id = :server AND l.gone_at IS NULL"
-        )
+        rows = _fetch_all(conn, _LINKS[dialect], {"ids": _bound(conn, targets), "server": server_id})
         # Unordered (sorting 100,000 rows costs more than this loop); the oldest link wins.
         native: dict[str, str] = {}
         oldest: dict[str, int] = {}
-        for uuid, native_id, link_id in conn.execute(text(query), {"server": server_id, **params}):
+        for uuid, native_id, link_id in rows:
             if uuid not in oldest or link_id < oldest[uuid]:
                 native[uuid], oldest[uuid] = native_id, link_id
         if survivor:
@@ -90,30 +92,82 @@ def resolve_many(conn: Connection, server_id: int, uuids: Sequence[str]) -> dict
     return result
 
 
-_RESOLVE_ONE = text(
+def _resolve_many_portable(conn: Connection, server_id: int, uuids: Sequence[str]) -> dict[str, str | None]:
+    """``resolve_many`` on any other database: IN lists of ``CHUNK`` bound parameters."""
+    link = table("link")
+    unique = sorted(set(uuids))
+    survivor = follow_redirects(conn, unique)
+    result: dict[str, str | None] = {}
+    for chunk in _chunks(sorted(set(survivor.values()))):
+        query = select(link.c.uuid, link.c.native_id).where(
+            link.c.uuid.in_(chunk), link.c.server_id == server_id, link.c.gone_at.is_(None)
+        )
+        native: dict[str, str] = {}
+        for uuid, native_id in conn.execute(query.order_by(link.c.id.desc())):
+            native[uuid] = native_id
+        result.update((u, native.get(survivor[u])) for u in unique if survivor[u] in native)
+    return {u: result.get(u) for u in unique}
+
+
+_RESOLVE_ONE = (
     "SELECT l.native_id FROM link l"
-    " WHERE l.uuid = COALESCE((SELECT r.new_uuid FROM redirect r WHERE r.old_uuid = :uuid), :uuid)"
-    " AND l.server_id = :server AND l.gone_at IS NULL ORDER BY l.id LIMIT 1"
+    " WHERE l.uuid = COALESCE((SELECT r.new_uuid FROM redirect r WHERE r.old_uuid = {uuid}), {uuid})"
+    " AND l.server_id = {server} AND l.gone_at IS NULL ORDER BY l.id LIMIT 1"
 )
+
+
+def _run(conn: Connection, template: str, values: dict[str, Any]) -> Any:
+    """A fixed statement in the driver's own parameter style (``exec_driver_sql``).
+
+    Compiling a statement and binding its parameters cost SQLAlchemy more than SQLite
+    spends answering a point query, and these are the calls a host app makes once per
+    item (or per 100,000). ``template`` names its parameters ``{name}``.
+    """
+    paramstyle = conn.dialect.paramstyle
+    if paramstyle == "qmark":
+        order = list(values)
+        sql = template.format(**{name: f"?{i + 1}" for i, name in enumerate(order)})
+        params: Any = tuple(values[name] for name in order)
+    elif paramstyle in ("format", "pyformat"):
+        sql, params = template.format(**{name: f"%({name})s" for name in values}), values
+    else:
+        sql, params = template.format(**{name: f":{name}" for name in values}), values
+    return conn.exec_driver_sql(sql, params)
+
+
+def _fetch_one(conn: Connection, template: str, values: dict[str, Any]) -> Any:
+    return _run(conn, template, values).first()
+
+
+def _fetch_all(conn: Connection, template: str, values: dict[str, Any]) -> list[Any]:
+    return list(_run(conn, template, values).all())
 
 
 def resolve_one(conn: Connection, server_id: int, uuid: str) -> str | None:
     """``resolve_many`` for one UUID in one statement (one round trip to a database server)."""
-    value = conn.execute(_RESOLVE_ONE, {"uuid": uuid, "server": server_id}).scalar()
-    return None if value is None else str(value)
+    row = _fetch_one(conn, _RESOLVE_ONE, {"uuid": uuid, "server": server_id})
+    return None if row is None else str(row[0])
+
+
+_LOOKUP = (
+    "SELECT COALESCE(r.new_uuid, l.uuid), l.kind FROM link l LEFT JOIN redirect r ON r.old_uuid = l.uuid"
+    " WHERE l.server_id = {server} AND l.kind IN ({kinds}) AND l.native_id = {native}"
+    " ORDER BY l.gone_at IS NOT NULL, l.id LIMIT 1"
+)
+
+
+def lookup_kind(conn: Connection, server_id: int, native_id: str, kind: str | None = None) -> tuple[str, str] | None:
+    """(UUID after redirects, kind) of a native id, tombstoned links too; one statement."""
+    if kind is not None and kind not in ("artist", "album", "track"):
+        return None
+    # The kinds spelled out: the unique (server, kind, native id) index then answers with
+    # three probes instead of scanning every link of the server.
+    kinds = f"'{kind}'" if kind else "'artist', 'album', 'track'"
+    row = _fetch_one(conn, _LOOKUP.replace("{kinds}", kinds), {"server": server_id, "native": native_id})
+    return None if row is None else (str(row[0]), str(row[1]))
 
 
 def lookup(conn: Connection, server_id: int, native_id: str, kind: str | None = None) -> str | None:
     """The UUID linked to a native id (tombstoned links too: the UUID outlives the item)."""
-    link = table("link")
-    # The kinds spelled out: the unique (server, kind, native id) index then answers with
-    # three probes instead of scanning every link of the server.
-    kinds = [kind] if kind is not None else ["artist", "album", "track"]
-    query = select(link.c.uuid, link.c.gone_at).where(
-        link.c.server_id == server_id, link.c.kind.in_(kinds), link.c.native_id == native_id
-    )
-    rows = list(conn.execute(query.order_by(link.c.gone_at.is_not(None), link.c.id)))
-    if not rows:
-        return None
-    uuid = str(rows[0][0])
-    return follow_redirects(conn, [uuid])[uuid]
+    found = lookup_kind(conn, server_id, native_id, kind)
+    return None if found is None else found[0]

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from ..mapping.bulk import BulkInsert, chunked, one_array
+from ..mapping.changes import ChangeRow, record_changes
 from ..mapping.merge import propose
 from ..mapping.store import new_uuid, table
 from ..matching import (
@@ -304,6 +305,10 @@ class BatchWriter:
             entity_rows.append({"_uuid": row.uuid, "_server": self.server_id, "updated_at": now, **fields})
         link = table("link")
         conn.execute(update(link).where(link.c.id == bindparam("_id")), link_rows)
+        # change feed: revived links
+        revived = [ChangeRow("revived", self.kind, r.uuid, self.server_id, p.item.native_id, at=now)
+                   for r, p in changed if r.gone_at is not None]  # fmt: skip
+        record_changes(conn, revived)
         entity = table(self.kind)
         # The entity follows the server that created it; other servers' edits stay on their links.
         for rows in chunked(entity_rows):
@@ -327,6 +332,7 @@ class BatchWriter:
         server, kind = self.server_id, self.kind
         stamp = _LINK_INSERT.bind(conn, "first_seen", now)  # one conversion for the batch's rows
         no_parents: dict[str, str | None] = {}
+        relinked: dict[str, str] = {}  # new native id -> the native id its entity had here
         for p, target in zip(fresh, targets, strict=True):
             item, uuid = p.item, target
             if uuid is None:
@@ -335,8 +341,9 @@ class BatchWriter:
                 values = entity_values(item, keys, parents.get(item.native_id, no_parents), p.path)
                 entity_rows.append((uuid, *values, server, stamp, stamp))
                 self.counts.new += 1
-            elif self.released.pop(uuid, None) is not None:
+            elif (old := self.released.pop(uuid, None)) is not None:
                 self.counts.relinked += 1  # the same entity under its new native id
+                relinked[item.native_id] = old
             else:
                 self.counts.merged += 1
             new_uuids.append(uuid)
@@ -347,6 +354,12 @@ class BatchWriter:
         _ENTITY_INSERT[kind].execute(conn, entity_rows, converted=("created_at", "updated_at"))
         _LINK_INSERT.execute(conn, link_rows, converted=("first_seen", "last_seen", "gone_at"))
         self.counts.linked += len(link_rows)
+        # the change feed: a relink says which native id the UUID had here before
+        record_changes(conn, (
+            ChangeRow("relinked", kind, r[3], server, r[2], old_native_id=relinked[r[2]], at=now)
+            if r[2] in relinked else ChangeRow("linked", kind, r[3], server, r[2], at=now)
+            for r in link_rows
+        ))  # fmt: skip
         if proposals:
             self.counts.queued += propose(conn, kind, [(cand, new_uuids[i], m) for i, cand, m in proposals], now)
 

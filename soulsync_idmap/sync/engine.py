@@ -26,6 +26,7 @@ from sqlalchemy import Connection, exists, func, select, update
 from ..config import Config
 from ..errors import ConfigError, Unsupported
 from ..mapping.bulk import chunked, one_array
+from ..mapping.changes import ChangeRow, record_changes
 from ..mapping.indexes import drop_deferrable, restore_indexes
 from ..mapping.models import Server
 from ..mapping.store import Store, server_settings, table, utcnow
@@ -123,6 +124,7 @@ class _Run:
         # Per kind: entities whose live link here is disappearing in this run, by UUID, with
         # that link's native id (see BatchWriter.released).
         self.released: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
+        self.was_released: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}  # as the run began
 
     def writer(self, kind: str) -> BatchWriter:
         if kind not in self.writers:
@@ -231,6 +233,7 @@ class _Run:
                 listed = list(adapter.all_ids(kind))
                 totals[f"{kind}s"] = len(listed)
                 self.released[kind] = self._released(kind, listed)
+                self.was_released[kind] = dict(self.released[kind])
         else:
             totals = {f"{kind}s": adapter.total(kind) for kind in KINDS}
 
@@ -275,6 +278,7 @@ class _Run:
             if self.progress:
                 self.progress(self.server.name, f"{kind} ids", len(listed[kind]), len(listed[kind]))
             self.released[kind] = self._released(kind, listed[kind])
+            self.was_released[kind] = dict(self.released[kind])
         missing: dict[str, list[str]] = {kind: self._unlinked(kind, listed[kind]) for kind in KINDS}
         if any(missing.values()):
             self.ingest(
@@ -358,7 +362,9 @@ class _Run:
         with self.store.begin() as conn:
             stored = _digests(conn, self.server_id)
             total = conn.execute(select(func.count()).select_from(link).where(where)).scalar_one()
-            gone = conn.execute(select(link.c.id, link.c.native_id).where(where, link.c.gone_at.is_not(None))).all()
+            gone = conn.execute(
+                select(link.c.id, link.c.native_id, link.c.uuid).where(where, link.c.gone_at.is_not(None))
+            ).all()
             live = total - len(gone)
             if stored.get(kind) == [digest, live]:
                 return
@@ -374,13 +380,23 @@ class _Run:
             else:
                 present = set(listed)
                 back = [r.id for r in gone if r.native_id in present]
-                left = conn.execute(
+                left_rows = conn.execute(
                     update(link)
                     .where(where, link.c.gone_at.is_(None), link.c.native_id.not_in(one_array(conn, sorted(present))))
                     .values(gone_at=self.now)
-                ).rowcount
+                    .returning(link.c.uuid, link.c.native_id)
+                ).all()
+                left = len(left_rows)
                 for ids in chunked(back):
                     conn.execute(update(link).where(link.c.id.in_(ids)).values(gone_at=None, last_seen=self.now))
+                # change feed: gone and revived links (a relinked one's old link was told as the relink)
+                relinked = {u: n for u, n in self.was_released[kind].items() if u not in self.released[kind]}
+                record_changes(conn, [
+                    *(ChangeRow("gone", kind, u, self.server_id, n, at=self.now) for u, n in left_rows
+                      if relinked.get(u) != n),
+                    *(ChangeRow("revived", kind, r.uuid, self.server_id, r.native_id, at=self.now)
+                      for r in gone if r.native_id in present),
+                ])  # fmt: skip
             self.counts.gone += left
             self.counts.revived += len(back)
             stored[kind] = [digest, live - left + len(back)]
