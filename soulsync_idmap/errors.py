@@ -6,6 +6,7 @@
     ├── StoreError           the mapping database cannot be opened, migrated or written
     │   └── SyncLocked       another sync of the same database is running
     ├── SyncFailed           one or more servers of a sync failed (each server's error is on its result)
+    ├── SyncInterrupted      a sync stopped on purpose between two batches (a service stopping)
     ├── NotFound             an unknown UUID or native id asked for by a user
     ├── ReviewError          a review or merge/split decision that cannot be applied
     └── ServerError          anything a media server did wrong (carries the server name)
@@ -37,6 +38,7 @@ __all__ = [
     "SnapshotError",
     "StoreError",
     "SyncFailed",
+    "SyncInterrupted",
     "SyncLocked",
     "Unsupported",
     "excerpt",
@@ -93,6 +95,10 @@ class SyncLocked(StoreError):
 
 class SyncFailed(IdmapError):
     """Some servers of ``idmap sync`` failed; the others were synced."""
+
+
+class SyncInterrupted(IdmapError):
+    """A sync stopped on purpose between two batches; its run is recorded as interrupted."""
 
 
 class NotFound(IdmapError):

@@ -41,6 +41,22 @@ def pg_admin() -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def pg_template(pg_admin: Engine) -> Iterator[str]:
+    """A PostgreSQL database migrated to the newest schema once a session: tests copy it
+    (CREATE DATABASE ... TEMPLATE) instead of running every migration again (~2 s a test)."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    name = f"idmap_template_{uuid.uuid4().hex[:12]}"
+    with pg_admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    Store.open(make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)).close()
+    yield name
+    with pg_admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 def _fresh_database(tmp_path: Path, request: pytest.FixtureRequest, file: str) -> Iterator[str]:
     if BACKEND != "postgresql":
         yield f"sqlite:///{tmp_path / file}"
@@ -50,8 +66,10 @@ def _fresh_database(tmp_path: Path, request: pytest.FixtureRequest, file: str) -
 
     admin: Engine = request.getfixturevalue("pg_admin")
     name = f"idmap_test_{uuid.uuid4().hex[:12]}"
+    # A test that migrates a database itself asks for an empty one (marker "empty_database").
+    template = "" if request.node.get_closest_marker("empty_database") else request.getfixturevalue("pg_template")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     yield make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

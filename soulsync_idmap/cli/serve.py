@@ -66,6 +66,7 @@ def _server(app: Any) -> Any:
 @pass_app
 def serve(app: AppContext, host: str, port: int, init_key: bool) -> None:
     """Serve the mapping over HTTP (/api/v1, docs at /docs) with scheduled and live syncs."""
+    from ..service.keys import api_key
     from ..service.keys import init_key as make_key
 
     if init_key:
@@ -73,7 +74,8 @@ def serve(app: AppContext, host: str, port: int, init_key: bool) -> None:
         return
     from ..service import Service, create_app
 
-    service = Service(app.store, app.config)
+    api_key(app.config)  # no key: one line naming --init-key, before the database is opened
+    service = Service(app.writable_store(), app.config)  # a service may start on a new database (said on stderr)
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from ..config import Config
-from ..errors import IdmapError, SyncLocked
+from ..errors import IdmapError, SyncInterrupted, SyncLocked
 from ..mapping.store import Store, utcnow
 from ..sync import SyncOptions, sync_servers
 
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 KEEP_JOBS = 200  # finished jobs remembered for GET /api/v1/sync/{run_id}
 
 
-class Stopping(Exception):
+class Stopping(SyncInterrupted):
     """Raised between two batches when the service stops."""
 
 
@@ -44,6 +44,7 @@ class SyncJob:
     phase: str | None = None
     server: str | None = None  # the server being synced now
     progress: dict[str, dict[str, int]] = field(default_factory=dict)  # server -> phase -> items done
+    totals: dict[str, dict[str, int]] = field(default_factory=dict)  # server -> phase -> its total, where known
     results: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     requested: int = 1  # requests this job answers (joined while queued)
@@ -62,6 +63,7 @@ class SyncJob:
         return {
             "run_id": self.id, "status": self.status, "servers": self.servers, "full": self.full,
             "reason": self.reason, "server": self.server, "phase": self.phase, "progress": self.progress,
+            "totals": self.totals,
             "results": self.results, "error": self.error, "requests": self.requested,
             "created_at": iso(self.created_at), "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
@@ -159,11 +161,13 @@ class SyncRunner:
                 self._lock.notify_all()
 
     def _progress(self, job: SyncJob) -> Any:
-        def report(server: str, phase: str, done: int) -> None:
+        def report(server: str, phase: str, done: int, total: int | None = None) -> None:
             if self._stopping.is_set():
                 raise Stopping("the service is stopping")
             job.server, job.phase = server, phase
             job.progress.setdefault(server, {})[phase] = done
+            if total is not None:
+                job.totals.setdefault(server, {})[phase] = total
 
         return report
 
@@ -175,6 +179,14 @@ class SyncRunner:
                 try:
                     job.status = "running"
                     result = sync_servers(self.store, [name], self.config, options, self._progress(job))[0]
+                    if isinstance(result.exception, Stopping):
+                        job.status, job.error = "cancelled", "the service stopped during the sync"
+                        return
+                    if result.error is not None:  # recorded on the run; the next server still runs
+                        job.results.append({"server": name, "mode": result.mode, "error": result.error,
+                                            "counts": result.counts.as_dict()})  # fmt: skip
+                        job.error = f"{name}: {result.error}"
+                        break
                     job.results.append({"server": name, "mode": result.mode, "counts": result.counts.as_dict()})
                     break
                 except SyncLocked:

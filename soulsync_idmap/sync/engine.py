@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, exists, func, select, update
 
 from ..config import Config
-from ..errors import ConfigError, Unsupported
+from ..errors import ConfigError, SyncInterrupted, Unsupported
 from ..mapping.bulk import chunked, one_array
 from ..mapping.changes import ChangeRow, record_changes
 from ..mapping.indexes import drop_deferrable, restore_indexes
@@ -503,6 +503,8 @@ def _sync_one(store: Store, name: str, config: Config, options: SyncOptions, pro
             adapter.close()
     except KeyboardInterrupt as exc:
         result.status, result.error, result.exception = "interrupted", "interrupted (Ctrl-C)", exc
+    except SyncInterrupted as exc:
+        result.status, result.error, result.exception = "interrupted", str(exc), exc
     except Exception as exc:  # recorded on the run, raised again by the caller that wants it
         result.status, result.error, result.exception = "failed", str(exc) or type(exc).__name__, exc
     else:

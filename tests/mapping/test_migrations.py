@@ -66,6 +66,7 @@ def test_a_fresh_database_makes_no_backup(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir() if "bak" in p.name) == []
 
 
+@pytest.mark.empty_database
 def test_upgrade_from_the_first_revision_keeps_data(db_url: str) -> None:
     """The same on the backend under test (SQLite, or PostgreSQL in the second pass)."""
     engine = create_engine(db_url)
