@@ -50,6 +50,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/service_bench.py
+	$(BIN)/python benchmarks/web_bench.py
 
 eval: $(STAMP)
 	$(BIN)/python benchmarks/eval_matching.py

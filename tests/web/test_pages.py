@@ -65,6 +65,13 @@ def screenshot(browser: Any, name: str) -> None:
         time.sleep(0.2)
         browser.save_screenshot(str(SHOTS / f"{name}-{label}.png"))
     browser.set_window_size(*DESKTOP)
+    dark = [{"name": "prefers-color-scheme", "value": "dark"}]
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": dark})
+    try:
+        assert browser.execute_script("return getComputedStyle(document.body).backgroundColor") == "rgb(18, 20, 24)"
+        browser.save_screenshot(str(SHOTS / f"{name}-dark.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
 
 
 def logged_in(site: Site, browser: Any) -> Any:

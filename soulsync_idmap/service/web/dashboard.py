@@ -17,7 +17,7 @@ from ..keys import key_matches
 from .pages import Web, safe_next, secure
 from .progress import ProgressWatch
 from .session import COOKIE, Session
-from .views import last_runs, pending_count, recent_changes, server_counts
+from .views import last_runs, pending_count, recent_changes
 
 __all__ = ["dashboard_routes"]
 
@@ -119,7 +119,8 @@ def _overview(web: Web) -> dict[str, Any]:
     servers: list[Server] = web.store.servers()
     names = {s.id: s.name for s in servers if s.id is not None}
     with web.store.engine.connect() as conn:
-        rows = [{"server": s, "counts": server_counts(conn, s.id)} for s in servers if s.id is not None]
+        counts = web.counts.get(conn, sorted(names))
+        rows = [{"server": s, "counts": counts[s.id]} for s in servers if s.id is not None]
         runs = last_runs(conn, names)
         changes = recent_changes(conn)
         pending = pending_count(conn)

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from ...errors import ConfigError, IdmapError, NotFound, ReviewError
 from ..service import Service
 from .session import COOKIE, Session, SessionSigner
-from .views import duration
+from .views import CountCache, duration
 
 __all__ = ["Web"]
 
@@ -63,6 +63,7 @@ class Web:
         )  # fmt: skip
         self.env.filters.update(when=_when, mss=duration, q=lambda v: quote(str(v), safe=""))
         self.covers = httpx.Client(timeout=5.0, follow_redirects=False)
+        self.counts = CountCache()
 
     # -- sessions ------------------------------------------------------------------------
     def session(self, request: Request) -> Session | None:
