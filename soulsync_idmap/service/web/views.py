@@ -93,7 +93,7 @@ def card_rows(p: Proposal) -> list[tuple[str, str, str, bool]]:
     rows += [("uuid", p.uuid_a, p.uuid_b), ("mbid", _text(a.get("mbid")), _text(b.get("mbid")))]
     if p.kind == "track":
         rows.append(("isrc", _text(a.get("isrc")), _text(b.get("isrc"))))
-    return [(label, va, vb, label != "uuid" and va != vb) for label, va, vb in rows]
+    return [(label, va, vb, label != "uuid" and va != vb) for label, va, vb in rows if va or vb]
 
 
 @dataclass
