@@ -157,7 +157,8 @@ def test_accept_with_the_keyboard_reject_with_the_mouse_and_undo(site: Site, bro
 
     browser.get(site.url + "/review")
     first = int(css(browser, "#queue li.current a").get_attribute("data-id"))
-    assert css(browser, "#side-a dd[data-field=duration]").text != css(browser, "#side-b dd[data-field=duration]").text
+    durations = [css(browser, f"#side-{side} dd[data-field=duration]").text for side in "ab"]
+    assert durations == ["6:19", "6:31"]  # Angel, m:ss
     assert "diff" in css(browser, "#side-a dd[data-field=duration]").get_attribute("class")
     assert "diff" not in css(browser, "#side-a dd[data-field=title]").get_attribute("class")
     assert css(browser, "#reasons li").text.startswith("duration")  # the deciding reason first
@@ -179,8 +180,17 @@ def test_accept_with_the_keyboard_reject_with_the_mouse_and_undo(site: Site, bro
     wait(lambda: int(css(browser, "#queue li.current a").get_attribute("data-id")) == second, what="the undone one")
     assert review_status(site, second) == "pending" and review_status(site, first) == "accepted"
     assert query(site, select(change.c.type).order_by(change.c.id.desc()).limit(1)) == [("undone",)]
+
+    def current() -> int:
+        return int(css(browser, "#queue li.current a").get_attribute("data-id"))
+
     ActionChains(browser).send_keys("j").perform()
-    wait(lambda: int(css(browser, "#queue li.current a").get_attribute("data-id")) != second, what="j to move on")
+    third = wait(lambda: current() != second and current(), what="j to move on")
+    ActionChains(browser).send_keys("k").perform()
+    wait(lambda: current() == second, what="k to move back")
+    ActionChains(browser).send_keys("s").perform()
+    wait(lambda: current() == third, what="s to skip")
+    assert review_status(site, second) == "pending"  # skipping decides nothing
 
 
 def test_merge_split_and_undo_from_an_entity_page(site: Site, browser: Any) -> None:
