@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -124,3 +125,25 @@ def test_search_by_name_native_id_and_uuid(site: Running, idmap: Invoke) -> None
         assert client.get("/entities/not-a-uuid").status_code == 404
         nothing = client.get("/entities", params={"q": "zzz"})
         assert "Nothing matches" in nothing.text
+
+
+def test_sigterm_ends_open_event_streams_at_once(db_url: str, config_path: Path, idmap: Invoke) -> None:
+    """A dashboard left open must not hold ``idmap serve`` for the grace period when it is stopped."""
+    from tests.service.test_processes import Process
+
+    key = idmap("serve", "--init-key").output.strip()
+    process = Process(db_url, config_path)
+    try:
+        with httpx.Client(base_url=process.url, timeout=30) as client:
+            assert client.post("/login", data={"key": key}).status_code == 303
+            with client.stream("GET", "/events") as events:
+                lines = events.iter_lines()
+                assert next(lines) == "retry: 1000"
+                started = time.monotonic()
+                process.proc.send_signal(signal.SIGTERM)
+                assert process.proc.wait(8) == 0
+                rest = list(lines)  # the stream ended with the process
+        assert time.monotonic() - started < 5, "the open event stream held the process"
+        assert 'data: {"jobs":[],"busy":false}' in rest
+    finally:
+        process.stop()

@@ -141,7 +141,7 @@ async def _events(web: Web, request: Request) -> AsyncIterator[bytes]:
     started = beat = time.monotonic()
     yield b"retry: 1000\n\n"
     while time.monotonic() - started < STREAM_LIFETIME:
-        if await request.is_disconnected():
+        if web.service.stopping.is_set() or await request.is_disconnected():
             return
         data = json.dumps(await run_in_threadpool(_snapshot, web, watch), default=str, separators=(",", ":"))
         if data != last:
