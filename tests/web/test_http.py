@@ -128,22 +128,24 @@ def test_search_by_name_native_id_and_uuid(site: Running, idmap: Invoke) -> None
 
 
 def test_sigterm_ends_open_event_streams_at_once(db_url: str, config_path: Path, idmap: Invoke) -> None:
-    """A dashboard left open must not hold ``idmap serve`` for the grace period when it is stopped."""
+    """A dashboard left open must not hold ``idmap serve`` until the grace period cuts its stream.
+
+    The stream ends as a complete response (its last chunk sent); cut by uvicorn after the
+    grace period, it would end mid-body, which httpx reports as a protocol error.
+    """
     from tests.service.test_processes import Process
 
     key = idmap("serve", "--init-key").output.strip()
     process = Process(db_url, config_path)
     try:
-        with httpx.Client(base_url=process.url, timeout=30) as client:
+        with httpx.Client(base_url=process.url, timeout=60) as client:
             assert client.post("/login", data={"key": key}).status_code == 303
             with client.stream("GET", "/events") as events:
                 lines = events.iter_lines()
                 assert next(lines) == "retry: 1000"
-                started = time.monotonic()
                 process.proc.send_signal(signal.SIGTERM)
-                assert process.proc.wait(8) == 0
-                rest = list(lines)  # the stream ended with the process
-        assert time.monotonic() - started < 5, "the open event stream held the process"
+                rest = list(lines)  # raises httpx.RemoteProtocolError when the stream is cut
         assert 'data: {"jobs":[],"busy":false}' in rest
+        assert process.proc.wait(30) == 0
     finally:
         process.stop()
