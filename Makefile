@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: venv test test-sqlite test-postgres lint complexity demo bench eval clean
+.PHONY: venv browser test test-sqlite test-postgres lint complexity demo bench eval clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,17 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 venv: $(STAMP)
+
+# Headless Chromium for the browser tests of the web pages (tests/web): Debian's chromium and
+# chromium-driver, driven by Selenium. Installs them when missing (as root, or through sudo).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then \
+		echo "chromium and chromedriver are installed"; \
+	else \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; \
+	fi
 
 # The whole suite on SQLite, then every test that touches the mapping database again on
 # PostgreSQL (127.0.0.1:5432, trust auth; IDMAP_TEST_PG overrides). Without a server the
@@ -51,6 +62,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/service_bench.py
+	$(BIN)/python benchmarks/web_bench.py
 
 eval: $(STAMP)
 	$(BIN)/python benchmarks/eval_matching.py

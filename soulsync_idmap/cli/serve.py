@@ -7,12 +7,15 @@ import logging
 import signal
 import socket
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import ConfigError
 from .context import AppContext, pass_app
+
+if TYPE_CHECKING:
+    from ..service import Service
 
 __all__ = ["register", "serve"]
 
@@ -32,7 +35,7 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(app: Any) -> Any:
+def _server(app: Any, service: Service) -> Any:
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -51,6 +54,10 @@ def _server(app: Any) -> Any:
             finally:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            service.stopping.set()  # the pages' event streams end now, not after the grace period
+            super().handle_exit(sig, frame)
 
     config = uvicorn.Config(
         app, log_level=logging.WARNING, access_log=False, http="httptools", lifespan="on",
@@ -80,7 +87,7 @@ def serve(app: AppContext, host: str, port: int, init_key: bool) -> None:
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"serving on http://{shown}:{bound}")
-    server = _server(create_app(service))
+    server = _server(create_app(service), service)
     try:
         server.run(sockets=[sock])
     finally:

@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ..servers.base import parse_datetime
+from .covers import cover_svg, item_title
 from .jellyfin_library import GATED_FIELDS, Entry, Flavor, JellyfinLibrary, LibrarySpec, make_id
 from .loopback import LoopbackServer, Request, Response
 from .websocket import WebSocketHub, is_upgrade
@@ -220,6 +221,8 @@ class FakeJellyfin(LoopbackServer):
         if method == "GET" and len(lower) == 2 and lower[0] == "items":
             entry = self.library.by_id.get(_normal_id(parts[1], self.flavor))
             return _json(self.library.dto(entry, set(GATED_FIELDS))) if entry else _text(404, "Item not found")
+        if method == "GET" and len(lower) == 4 and lower[0] == "items" and lower[2:] == ["images", "primary"]:
+            return self._image(_normal_id(parts[1], self.flavor))
         if method == "POST" and len(lower) == 4 and lower[0] == "items" and lower[2:] == ["images", "primary"]:
             return self._upload(request, session, _normal_id(parts[1], self.flavor))
         return _text(404)
@@ -338,6 +341,17 @@ class FakeJellyfin(LoopbackServer):
         if isinstance(body, dict) and "Items" in body:
             body["Items"] = []
         return _json(body, response.status)
+
+    def _image(self, native: str) -> Response:
+        """The Primary image: an uploaded one, or a cover drawn from the album's name."""
+        entry = self.library.by_id.get(native)
+        if entry is None:
+            return _text(404, "Item not found")
+        with self._state:
+            uploaded = self.images.get(native)
+        if uploaded is not None:
+            return Response(200, uploaded[1], uploaded[0])
+        return Response(200, cover_svg(item_title(entry.item)), "image/svg+xml")
 
     # -- writes ------------------------------------------------------------------------
     def _upload(self, request: Request, session: Session, native: str) -> Response:

@@ -30,6 +30,7 @@ from xml.sax.saxutils import quoteattr
 
 from ..servers.base import ServerAlbum, ServerArtist, ServerItem, ServerTrack
 from ..servers.snapshot import read_snapshot
+from .covers import cover_svg, item_title
 from .loopback import LoopbackServer, Request, Response
 from .websocket import WebSocketHub, is_upgrade
 
@@ -149,7 +150,7 @@ class FakePlex(LoopbackServer):
             if rest == "collections":
                 return self._xml('<MediaContainer size="0" totalSize="0" offset="0"/>')
             return Response(404, b"", XML)
-        match = re.fullmatch(r"/library/metadata/(\d+)(?:/(children|allLeaves|posters))?", path)
+        match = re.fullmatch(r"/library/metadata/(\d+)(?:/(children|allLeaves|posters|thumb))?", path)
         if match:
             return self._metadata(request, int(match.group(1)), match.group(2))
         match = re.fullmatch(r"/library/metadata/(\d+(?:,\d+)+)", path)  # several items at once
@@ -231,6 +232,11 @@ class FakePlex(LoopbackServer):
             entry = self._by_key.get(key)
             if entry is None:
                 return Response(404, b"", XML)
+            if sub == "thumb":  # the current cover (an uploaded poster, or one drawn from the title)
+                poster = self.posters.get(str(key))
+                if poster is not None:
+                    return Response(200, poster, "image/jpeg")
+                return Response(200, cover_svg(item_title(entry.item)), "image/svg+xml")
             if sub == "posters":
                 if request.method != "POST":
                     return self._xml('<MediaContainer size="0"/>')

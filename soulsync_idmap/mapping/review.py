@@ -74,8 +74,14 @@ class ReviewQueue:
 
     def others(self, proposal: Proposal) -> list[Proposal]:
         """Other pending proposals involving the same new entity."""
-        same = self.pending(kind=proposal.kind)
-        return [p for p in same if p.id != proposal.id and proposal.uuid_b in (p.uuid_a, p.uuid_b)]
+        review = table("review_item")
+        query = select(review).where(
+            review.c.status == "pending", review.c.kind == proposal.kind, review.c.id != proposal.id,
+            (review.c.uuid_a == proposal.uuid_b) | (review.c.uuid_b == proposal.uuid_b),
+        )  # fmt: skip
+        with self.store.engine.connect() as conn:
+            items = conn.execute(query.order_by(review.c.score.desc(), review.c.id)).all()
+        return [self._proposal(item) for item in items]
 
     def _proposal(self, item: Any) -> Proposal:
         entity, link = table(item.kind), table("link")

@@ -31,6 +31,7 @@ from ..mapping.merge import entity_kind
 from ..mapping.store import normalize_uuid
 from .keys import key_matches
 from .service import ApiError, Service
+from .web import install_web
 
 __all__ = ["ApiError", "create_app"]
 
@@ -97,6 +98,7 @@ def create_app(service: Service) -> FastAPI:
     _hook_routes(hooks, service)
     for router in (public, api, hooks):
         app.include_router(router)
+    install_web(app, service)
     app.add_middleware(ResolveFastPath, service=service)
     return app
 

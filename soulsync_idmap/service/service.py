@@ -63,6 +63,7 @@ class Service:
         self._names: dict[int | None, str] = {}
         self._active: tuple[float, tuple[str, int] | None] | None = None
         self._lock = threading.Lock()
+        self.stopping = threading.Event()  # set on SIGTERM/Ctrl-C: open event streams end at once
 
     def start(self) -> None:
         self.runner.start()
@@ -72,6 +73,7 @@ class Service:
             self.watches.start()
 
     def stop(self) -> None:
+        self.stopping.set()
         if self.live:
             self.watches.stop()
             self.scheduler.stop()
