@@ -57,7 +57,7 @@ complexity: $(STAMP)
 		END { if (bad) print "complexity " max " or more: split the function"; exit bad }'
 
 demo: $(STAMP)
-	$(BIN)/idmap demo --workdir .demo
+	$(BIN)/idmap demo --workdir .demo --serve
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

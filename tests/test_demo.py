@@ -91,6 +91,13 @@ def test_the_fake_servers_run_from_their_printed_command_lines(tmp_path: Path) -
             proc.wait(timeout=20)
 
 
+def _first_uuid(workdir: Path) -> str:
+    import sqlite3
+
+    with sqlite3.connect(workdir / "demo.db") as conn:
+        return str(conn.execute("SELECT uuid FROM link WHERE kind = 'track' ORDER BY id LIMIT 1").fetchone()[0])
+
+
 def test_serve_keeps_the_fake_servers_up_for_the_whole_tour(tmp_path: Path) -> None:
     workdir = tmp_path / "w"
     env = {k: v for k, v in os.environ.items() if k not in ("IDMAP_DB", "IDMAP_CONFIG")}
@@ -99,7 +106,17 @@ def test_serve_keeps_the_fake_servers_up_for_the_whole_tour(tmp_path: Path) -> N
     try:
         assert proc.stdout is not None
         shown = _line(proc.stdout.fileno(), b"Ctrl-C stops them")
-        assert b"the fake servers keep running" in shown, shown
+        assert b"the fake servers and the dashboard keep running" in shown, shown
+        found = re.search(rb"the dashboard\S*: (http://127\.0\.0\.1:\d+)/\s+\(sign in with the API key (\S+)\)", shown)
+        assert found is not None, shown
+        url, key = found.group(1).decode(), found.group(2).decode()
+        import httpx
+
+        assert httpx.get(f"{url}/api/v1/health").json()["status"] == "ok"
+        login = httpx.get(f"{url}/login")
+        assert login.status_code == 200 and key not in login.text  # the page asks for the key, never shows it
+        resolved = httpx.get(f"{url}/api/v1/resolve/{_first_uuid(workdir)}", headers={"X-Api-Key": key})
+        assert resolved.status_code == 200 and resolved.json()["server"] == "demo-plex"
         runner = CliRunner(env={"IDMAP_DB": str(workdir / "demo.db"), "IDMAP_CONFIG": str(workdir / "config.json")})
         tested = runner.invoke(cli, ["servers", "test", "demo-plex"])
         assert tested.exit_code == 0 and tested.stdout.startswith("demo-plex: ok, plex at http://127.0.0.1:")

@@ -86,7 +86,7 @@ def run_demo(console: Console, workdir: Path | None = None, *, serve: bool = Fal
         )  # fmt: skip
         _next_steps(console, shown, fakes, (plex_library, jelly_library), serve)
         if serve:
-            _serve(console)
+            _serve(console, stack, store, config)
         console.print(f"demo finished in {time.perf_counter() - started:.1f} s; fake servers stopped.")
         return shown
 
@@ -119,13 +119,52 @@ def _next_steps(console: Console, shown: dict[str, Any], fakes: dict[str, Any], 
                       markup=False, soft_wrap=True)  # fmt: skip
 
 
-def _serve(console: Console) -> None:
-    console.print("\nthe fake servers keep running on the URLs above; Ctrl-C stops them", markup=False)
+def _serve(console: Console, stack: ExitStack, store: Store, config: Config) -> None:
+    """Keep the fake servers up and serve the dashboard on the demo's database, until Ctrl-C."""
+    url, key = _dashboard(stack, store, config)
+    console.print(f"\n[bold]the dashboard[/]: {url}/  (sign in with the API key {key})")
+    console.print("  the same service answers the JSON API (docs at /docs); 'idmap serve' runs it on its own")
+    console.print("the fake servers and the dashboard keep running; Ctrl-C stops them", markup=False)
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         console.print("")
+
+
+def _dashboard(stack: ExitStack, store: Store, config: Config) -> tuple[str, str]:
+    """``idmap serve`` in this process, on 127.0.0.1 (port 8765, or any free one): its URL and key."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from ..service import Service, create_app
+    from ..service.keys import init_key
+
+    key = init_key(config)  # written to the demo's config, as 'idmap serve --init-key' does
+    service = Service(store, config, live=False)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.bind(("127.0.0.1", 8765))
+    except OSError:
+        sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    server = uvicorn.Server(uvicorn.Config(create_app(service), log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="idmap-dashboard")
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    def stop() -> None:
+        service.stopping.set()
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+    stack.callback(stop)
+    return f"http://127.0.0.1:{sock.getsockname()[1]}", key
 
 
 def _show_merge(console: Console, store: Store) -> dict[str, Any]:
