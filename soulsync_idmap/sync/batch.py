@@ -362,6 +362,22 @@ class BatchWriter:
         ))  # fmt: skip
         if proposals:
             self.counts.queued += propose(conn, kind, [(cand, new_uuids[i], m) for i, cand, m in proposals], now)
+        if log.isEnabledFor(logging.DEBUG):  # -vv: each decision matching made
+            self._log_decisions(fresh, targets, new_uuids, relinked, proposals)
+
+    def _log_decisions(self, fresh: list[Prepared], targets: list[str | None], new_uuids: list[str],
+                       relinked: dict[str, str], proposals: list[tuple[int, str, MatchScore]]) -> None:  # fmt: skip
+        proposed = {i: (cand, m) for i, cand, m in proposals}
+        for i, (p, target) in enumerate(zip(fresh, targets, strict=True)):
+            native = p.item.native_id
+            if native in relinked:
+                log.debug("%s %s: relinked to %s (was %s here)", self.kind, native, target, relinked[native])
+            elif target is not None:
+                log.debug("%s %s: same as %s (linked on another server)", self.kind, native, target)
+            elif i in proposed:
+                cand, m = proposed[i]
+                log.debug("%s %s: new %s, proposed for review with %s (%s)", self.kind, native, new_uuids[i], cand,
+                          m.summary())  # fmt: skip
 
 
 @dataclass

@@ -240,3 +240,15 @@ def test_ctrl_c_during_a_sync_exits_130_and_records_the_run_as_interrupted(
     assert [tuple(r) for r in runs] == [("interrupted", "interrupted (Ctrl-C)")]
     stats = local("stats").stdout
     assert re.search(r"jf\s+full\s+interrupted\s", stats), stats
+
+
+def test_very_verbose_logs_each_matching_decision(
+    local: Invoke, tmp_path: Path, small_library: list[dict[str, Any]]
+) -> None:
+    snap = write_jsonl(tmp_path / "home.jsonl", small_library)
+    assert local("servers", "add", "snapshot", "home", "--url", str(snap)).exit_code == 0
+    assert local("sync", "home").exit_code == 0
+    write_jsonl(snap, [dict(r, id="t1-new") if r["id"] == "t1" else r for r in small_library])
+    loud = local("-vv", "sync", "home", "--full")
+    assert loud.exit_code == 0, loud.output
+    assert re.search(r"track t1-new: relinked to \S+ \(was t1 here\)", loud.stderr), loud.stderr
