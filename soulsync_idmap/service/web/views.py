@@ -78,11 +78,11 @@ def card_rows(p: Proposal) -> list[tuple[str, str, str, bool]]:
         rows += [("name", _text(a.get("name")), _text(b.get("name"))),
                  ("sort name", _text(a.get("sort_name")), _text(b.get("sort_name")))]  # fmt: skip
     else:
-        rows.append(("title", _text(a.get("title")), _text(b.get("title"))))
+        rows.append(("title", _text(a.get("name")), _text(b.get("name"))))  # proposals use export's names
         rows.append(("artist", _text(a.get("artist_name")), _text(b.get("artist_name"))))
     if p.kind == "track":
         rows += [
-            ("album", _text(a.get("album_title")), _text(b.get("album_title"))),
+            ("album", _text(a.get("album_name")), _text(b.get("album_name"))),
             ("track / disc", number(a), number(b)),
             ("duration", duration(a.get("duration_ms")), duration(b.get("duration_ms"))),
         ]
