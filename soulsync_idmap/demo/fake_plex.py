@@ -91,6 +91,7 @@ class FakePlex(LoopbackServer):
         with self._state:
             self._entries = entries
             self._by_key = {e.key: e for kind in entries.values() for e in kind.values()}
+            self._order: dict[tuple[str, str], list[_Entry]] = {}
 
     @staticmethod
     def rating_key(kind: str, snapshot_id: str) -> int:
@@ -168,8 +169,8 @@ class FakePlex(LoopbackServer):
 
     def _selected(self, request: Request) -> list[_Entry]:
         kind = TYPES.get(request.param("type") or "8", "artist")
-        with self._state:
-            chosen = list(self._entries[kind].values())
+        sort = request.param("sort") or ""
+        chosen = self._sorted(kind, sort)
         for name, value in request.query.items():
             match = _FILTER.match(name)
             if not match or (match.group(1) and match.group(1) != kind):
@@ -180,12 +181,22 @@ class FakePlex(LoopbackServer):
                 chosen = [e for e in chosen if _stamp(e, attr) >= bound]
             else:
                 chosen = [e for e in chosen if _stamp(e, attr) <= bound]
-        sort = request.param("sort") or ""
+        return chosen
+
+    def _sorted(self, kind: str, sort: str) -> list[_Entry]:
+        """Every item of ``kind`` in ``sort`` order, worked out once per listing (pages reuse it)."""
+        with self._state:
+            cached = self._order.get((kind, sort))
+            if cached is not None:
+                return cached
+            chosen = list(self._entries[kind].values())
         if "addedAt" in sort or "updatedAt" in sort:
             attr = "added_at" if "addedAt" in sort else "updated_at"
             chosen.sort(key=lambda e: _epoch(getattr(e.item, attr)), reverse=sort.endswith(":desc"))
         else:
             chosen.sort(key=lambda e: e.key)
+        with self._state:
+            self._order[(kind, sort)] = chosen
         return chosen
 
     def _listing(self, request: Request) -> Response:
