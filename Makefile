@@ -36,8 +36,10 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/idmap demo
 
+# One table, SQLite and PostgreSQL: 300k tracks through the fake Plex and Jellyfin.
+# BENCH_ARGS passes flags, e.g. make bench BENCH_ARGS="--tracks 20000 --albums 1700 --artists 400 --no-postgres"
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 eval: $(STAMP)
 	$(BIN)/python benchmarks/eval_matching.py
