@@ -97,7 +97,7 @@ class FakePlex(LoopbackServer):
     def rating_key(kind: str, snapshot_id: str) -> int:
         """The ratingKey this fake gives a snapshot item (stable across restarts)."""
         digest = hashlib.sha1(f"{kind}:{snapshot_id}".encode()).hexdigest()
-        return 1000 + int(digest[:10], 16) % 9_000_000_000
+        return 1000 + int(digest[:13], 16)  # 52 bits: no two items of a million-item library share one
 
     # -- HTTP --------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
