@@ -360,6 +360,7 @@ def two_servers(backend: str, cli: Cli, setup: Setup, table: Table) -> None:
 
     seconds, _, s = cli.sync("plex")
     table.add("no-op incremental (Plex)", "<= 2 s", backend, f"{seconds:.2f} s", seconds <= 2)
+    retitle(setup.lib, setup.changed, args.changes, seed=5)  # stamped now, after the watermark of the syncs above
     setup.plex.restart(setup.changed)
     try:
         seconds, _, s = cli.sync("plex")
@@ -451,8 +452,7 @@ def libraries(args: argparse.Namespace) -> tuple[Path, Path, Path, Path, Path]:
         generate(lib, args.tracks, args.albums, args.artists, seed=1)
     if not twin.exists():
         make_twin(lib, twin, seed=2, keep_ids=False)
-    changed = BENCH / f"changed-{size}.jsonl"
-    retitle(lib, changed, args.changes, seed=5)  # stamped now: written on every run
+    changed = BENCH / f"changed-{size}.jsonl"  # written just before it is served
     rk = args.rekey_tracks
     rk_albums, rk_artists = max(1, args.albums * rk // args.tracks), max(1, args.artists * rk // args.tracks)
     rekey_lib = BENCH / f"rekey-{rk}-{rk_albums}-{rk_artists}-{version}.jsonl"
