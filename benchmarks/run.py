@@ -505,8 +505,10 @@ def main() -> None:
         plex.stop()
         jellyfin.stop()
     minutes = (datetime.now(UTC) - started).total_seconds() / 60
-    print(f"\nsoulsync-idmap benchmarks, {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, {minutes:.0f} min;"
-          f" {args.tracks:,} tracks / {args.albums:,} albums / {args.artists:,} artists; {args.idmap}\n")  # fmt: skip
+    load = os.getloadavg()[2]  # other work on the machine slows every row alike
+    print(f"\nsoulsync-idmap benchmarks, {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores (load {load:.1f}),"
+          f" {minutes:.0f} min; {args.tracks:,} tracks / {args.albums:,} albums / {args.artists:,} artists;"
+          f" {args.idmap}\n")  # fmt: skip
     print(table.render(backends))
     (BENCH / "table.txt").write_text(table.render(backends) + "\n", encoding="utf-8")
 
