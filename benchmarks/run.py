@@ -499,8 +499,9 @@ def main() -> None:
                 table.add(f"listing floor, fake {fake.kind.title()} ({sum(counts):,} items)", "", backend,
                           f"{seconds:.1f} s")  # fmt: skip
         setup = Setup(args, lib, twin, changed, rekey_lib, rekeyed, plex, jellyfin, floors)
-        for backend in backends:
+        for done, backend in enumerate(backends, 1):
             bench_backend(backend, setup, table)
+            note(f"{backend} done\n{table.render(backends[:done])}")
     finally:
         plex.stop()
         jellyfin.stop()
