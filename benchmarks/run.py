@@ -64,7 +64,8 @@ class Table:
     rows: list[Row] = field(default_factory=list)
 
     def add(self, name: str, target: str, backend: str, value: str, ok: bool | None = None) -> None:
-        row = next((r for r in self.rows if r.name == name), None)
+        """One cell; a row is found by its name (and target), so names must be unique."""
+        row = next((r for r in self.rows if r.name == name and r.target == target), None)
         if row is None:
             row = Row(name, target)
             self.rows.append(row)
@@ -344,19 +345,19 @@ def two_servers(backend: str, cli: Cli, setup: Setup, table: Table) -> None:
     n_items = args.tracks + args.albums + args.artists
     table.add("first server (fake Plex), first full sync", "", backend, f"{seconds:.1f} s")
     table.add("  new items", f"{n_items:,}", backend, f"{s['new']:,}", s["new"] == n_items)
-    table.add("  / its listing floor", "<= 4x", backend, ratio(seconds, floors["plex"]),
+    table.add("  / Plex listing floor", "<= 4x", backend, ratio(seconds, floors["plex"]),
               seconds <= 4 * floors["plex"])  # fmt: skip
-    table.add("  peak RSS", "<= 600 MB", backend, f"{rss:.0f} MB", rss <= 600)
+    table.add("  peak RSS (Plex sync)", "<= 600 MB", backend, f"{rss:.0f} MB", rss <= 600)
 
     cli.add("jellyfin", "jellyfin", setup.jellyfin.url, "--path-map", "/data/media/music=/music")
     seconds, rss, s = cli.sync("jellyfin")
     rate = args.tracks / seconds
     table.add("second server (fake Jellyfin, fuzzy only), first sync", "", backend, f"{seconds:.1f} s")
     table.add("  tracks/s", ">= 3,000", backend, f"{rate:,.0f}", rate >= 3000)
-    table.add("  / its listing floor", "<= 3x", backend, ratio(seconds, floors["jellyfin"]),
+    table.add("  / Jellyfin listing floor", "<= 3x", backend, ratio(seconds, floors["jellyfin"]),
               seconds <= 3 * floors["jellyfin"])  # fmt: skip
     table.add("  merged / queued / new", "", backend, f"{s['merged']:,} / {s['queued']:,} / {s['new']:,}")
-    table.add("  peak RSS ", "<= 600 MB", backend, f"{rss:.0f} MB", rss <= 600)
+    table.add("  peak RSS (Jellyfin sync)", "<= 600 MB", backend, f"{rss:.0f} MB", rss <= 600)
 
     seconds, _, s = cli.sync("plex")
     table.add("no-op incremental (Plex)", "<= 2 s", backend, f"{seconds:.2f} s", seconds <= 2)
