@@ -59,8 +59,10 @@ complexity: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/idmap demo --workdir .demo --serve
 
+# One table, SQLite and PostgreSQL: 300k tracks through the fake Plex and Jellyfin.
+# BENCH_ARGS passes flags, e.g. make bench BENCH_ARGS="--tracks 20000 --albums 1700 --artists 400 --no-postgres"
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/service_bench.py
 	$(BIN)/python benchmarks/web_bench.py
 

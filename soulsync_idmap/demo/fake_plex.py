@@ -105,12 +105,13 @@ class FakePlex(LoopbackServer):
         with self._state:
             self._entries = entries
             self._by_key = {e.key: e for kind in entries.values() for e in kind.values()}
+            self._order: dict[tuple[str, str], list[_Entry]] = {}
 
     @staticmethod
     def rating_key(kind: str, snapshot_id: str) -> int:
         """The ratingKey this fake gives a snapshot item (stable across restarts)."""
         digest = hashlib.sha1(f"{kind}:{snapshot_id}".encode()).hexdigest()
-        return 1000 + int(digest[:10], 16) % 9_000_000_000
+        return 1000 + int(digest[:13], 16)  # 52 bits: no two items of a million-item library share one
 
     # -- HTTP --------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
@@ -194,8 +195,8 @@ class FakePlex(LoopbackServer):
 
     def _selected(self, request: Request) -> list[_Entry]:
         kind = TYPES.get(request.param("type") or "8", "artist")
-        with self._state:
-            chosen = list(self._entries[kind].values())
+        sort = request.param("sort") or ""
+        chosen = self._sorted(kind, sort)
         for name, value in request.query.items():
             match = _FILTER.match(name)
             if not match or (match.group(1) and match.group(1) != kind):
@@ -206,12 +207,22 @@ class FakePlex(LoopbackServer):
                 chosen = [e for e in chosen if _stamp(e, attr) >= bound]
             else:
                 chosen = [e for e in chosen if _stamp(e, attr) <= bound]
-        sort = request.param("sort") or ""
+        return chosen
+
+    def _sorted(self, kind: str, sort: str) -> list[_Entry]:
+        """Every item of ``kind`` in ``sort`` order, worked out once per listing (pages reuse it)."""
+        with self._state:
+            cached = self._order.get((kind, sort))
+            if cached is not None:
+                return cached
+            chosen = list(self._entries[kind].values())
         if "addedAt" in sort or "updatedAt" in sort:
             attr = "added_at" if "addedAt" in sort else "updated_at"
             chosen.sort(key=lambda e: _epoch(getattr(e.item, attr)), reverse=sort.endswith(":desc"))
         else:
             chosen.sort(key=lambda e: e.key)
+        with self._state:
+            self._order[(kind, sort)] = chosen
         return chosen
 
     def _listing(self, request: Request) -> Response:

@@ -1,10 +1,12 @@
 """Generate a synthetic music library as a snapshot file (streamed, any size).
 
-    python benchmarks/gen_library.py OUT.jsonl --tracks 1000000 --albums 80000 --artists 20000
+    python -m tests.support.gen_library OUT.jsonl --tracks 300000 --albums 25000 --artists 6000
 
 Names are built from a fixed word list with a seeded RNG, so the same arguments always
 give the same file. Every track has a path, a duration, a track/disc number and a year;
-a share of items carry MusicBrainz ids and ISRCs, as tagged libraries do.
+a share of items carry MusicBrainz ids and ISRCs, as tagged libraries do. ``retitle``
+and ``rekey`` derive the changed copies the benchmarks sync next: some tracks edited
+(with a new timestamp), or every native id new with everything else kept.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import json
 import random
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 WORDS = (
@@ -84,6 +87,39 @@ def generate(path: str | Path, tracks: int, albums: int, artists: int, seed: int
             if rng.random() < 0.3:
                 item["isrc"] = f"US{rng.choice('ABCDEFGH')}{rng.randint(10, 99)}{rng.randint(0, 99999):05d}"[:12]
             write(item)
+    return lines
+
+
+def retitle(src: str | Path, dst: str | Path, count: int, seed: int = 5) -> list[str]:
+    """Copy a library with ``count`` random tracks retitled and stamped now; returns their ids."""
+    rng = random.Random(seed)
+    lines = Path(src).read_text(encoding="utf-8").splitlines()
+    tracks = [i for i, line in enumerate(lines) if '"kind":"track"' in line]
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    changed = []
+    for i in rng.sample(tracks, count):
+        obj = json.loads(lines[i])
+        obj["name"] += " (Live)"
+        obj["updated_at"] = now
+        lines[i] = json.dumps(obj, separators=(",", ":"))
+        changed.append(obj["id"])
+    Path(dst).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return changed
+
+
+def rekey(src: str | Path, dst: str | Path, prefix: str = "k") -> int:
+    """Copy a library with every id (and parent id) prefixed: the same items under new ids."""
+    lines = 0
+    with open(src, encoding="utf-8") as inp, open(dst, "w", encoding="utf-8") as out:
+        for line in inp:
+            if not line.strip():
+                continue
+            obj = json.loads(line)
+            for key in ("id", "artist_id", "album_id"):
+                if obj.get(key):
+                    obj[key] = prefix + obj[key]
+            out.write(json.dumps(obj, separators=(",", ":")) + "\n")
+            lines += 1
     return lines
 
 

@@ -5,7 +5,9 @@ ids get the other server's scheme (hex GUIDs); paths move to another mount; abou
 third of MusicBrainz ids and ISRCs are missing (the server did not read them); titles
 pick up case changes, "feat." spelled otherwise, a "(Remastered)" suffix, curly quotes;
 durations drift by up to a second (different decoders); album years are sometimes
-missing. No item is dropped or added.
+missing. No item is dropped or added. With ``keep_ids=False`` the twin carries no
+MusicBrainz id and no ISRC at all (a server that reads neither): matching then rests on
+the fuzzy scorer and the paths.
 """
 
 from __future__ import annotations
@@ -34,13 +36,16 @@ def _noisy_title(rng: random.Random, title: str) -> str:
     return title
 
 
-def _transform(rng: random.Random, obj: dict[str, Any]) -> dict[str, Any]:
+def _transform(rng: random.Random, obj: dict[str, Any], keep_ids: bool = True) -> dict[str, Any]:
     kind = obj["kind"]
     out = dict(obj)
     out["id"] = _other_id(kind, obj["id"])
     for parent, parent_kind in (("artist_id", "artist"), ("album_id", "album")):
         if obj.get(parent):
             out[parent] = _other_id(parent_kind, obj[parent])
+    if not keep_ids:
+        out.pop("mbid", None)
+        out.pop("isrc", None)
     if out.get("mbid") and rng.random() < 0.33:
         del out["mbid"]
     if out.get("isrc") and rng.random() < 0.33:
@@ -61,12 +66,13 @@ def _transform(rng: random.Random, obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def make_twin(src: str | Path, dst: str | Path, seed: int = 2) -> int:
+def make_twin(src: str | Path, dst: str | Path, seed: int = 2, *, keep_ids: bool = True) -> int:
+    """Write the twin of ``src`` to ``dst``; returns the number of items."""
     rng = random.Random(seed)
     count = 0
     with open(src, encoding="utf-8") as inp, open(dst, "w", encoding="utf-8") as out:
         for line in inp:
             if line.strip():
-                out.write(json.dumps(_transform(rng, json.loads(line)), separators=(",", ":")) + "\n")
+                out.write(json.dumps(_transform(rng, json.loads(line), keep_ids), separators=(",", ":")) + "\n")
                 count += 1
     return count
