@@ -87,7 +87,12 @@ class FakePlex(LoopbackServer):
 
     # -- test helpers ------------------------------------------------------------------
     def reload(self) -> None:
-        """(Re)read the snapshot; ratingKeys are stable per (kind, snapshot id)."""
+        """(Re)read the snapshot; ratingKeys are stable per (kind, snapshot id). Like PMS's
+        ``contentChangedAt``, the section's change counter moves when the library does: here
+        with every reload, and with the file itself (a fake started again on a changed file)."""
+        stat = os.stat(self.library)
+        moved = int(hashlib.sha1(f"{stat.st_mtime_ns}:{stat.st_size}".encode()).hexdigest()[:7], 16)
+        self.content_changed = max(getattr(self, "content_changed", 0) + 1, 116_000_000 + moved)
         entries: dict[str, dict[str, _Entry]] = {"artist": {}, "album": {}, "track": {}}
         for item in read_snapshot(self.library):
             entries[item.kind][item.native_id] = _Entry(self.rating_key(item.kind, item.native_id), item)
@@ -138,6 +143,7 @@ class FakePlex(LoopbackServer):
                 f'key="{self.section_id}" type="artist" title={quoteattr(self.section_title)} '
                 f'agent="tv.plex.agents.music" scanner="Plex Music" language="en-US" '
                 f'uuid="a5b1c7e2-7d0f-4b9b-9f4e-2c3d4e5f6a7b" updatedAt="1700000000" createdAt="1600000000" '
+                f'contentChangedAt="{self.content_changed}" '
                 f'content="1" directory="1" hidden="0">'
                 f'<Location id="1" path="/music" /></Directory></MediaContainer>'
             )

@@ -224,6 +224,13 @@ class MediaServer(Protocol):
 
     def all_ids(self, kind: EntityKind) -> Iterator[str]: ...
 
+    def change_token(self) -> str | None:
+        """A value that changes whenever anything in the library is added, changed or removed
+        (Plex's ``contentChangedAt`` of each music section), asked for once a run. An
+        incremental sync whose token equals the last completed run's has nothing to do. None:
+        the server keeps no such counter."""
+        return None
+
     def total(self, kind: EntityKind) -> int | None:
         """How many items of ``kind`` the full listing holds, where the server says so cheaply
         (for progress only: a total is never trusted for anything else). None: unknown."""

@@ -194,6 +194,19 @@ class PlexServer(MediaServer):
             music = chosen
         return [str(s.key) for s in music]
 
+    def change_token(self) -> str | None:
+        """Each chosen music section's ``contentChangedAt``: PMS moves it on every addition,
+        edit and removal in the section (None when a section does not say)."""
+        wanted = set(self._sections())
+        parts = []
+        for section in self._query("/library/sections"):
+            if section.get("key") in wanted:
+                counter = section.get("contentChangedAt")
+                if not counter:
+                    return None
+                parts.append(f"{section.get('key')}:{counter}")
+        return ",".join(sorted(parts)) or None
+
     def _elements(self, kind: EntityKind, extra: str = "", guids: bool = True) -> Iterator[Element]:
         """Every element of ``kind`` in the music sections, page by page, up to ``totalSize``."""
         for section in self._sections():

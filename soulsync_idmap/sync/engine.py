@@ -121,6 +121,7 @@ class _Run:
         self.skipped: list[Skipped] = []
         self.adapter: MediaServer | None = None  # set by full/incremental (an import has none)
         self.asked: set[tuple[str, str]] = set()  # parents fetched by id in this run
+        self.token: str | None = None  # the server's change counter as the run began
         # Per kind: entities whose live link here is disappearing in this run, by UUID, with
         # that link's native id (see BatchWriter.released).
         self.released: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
@@ -216,6 +217,7 @@ class _Run:
 
     def full(self, adapter: MediaServer) -> None:
         self.adapter = adapter
+        self.token = adapter.change_token()  # taken before reading: a change during the run moves it
         seen: dict[str, list[tuple[str, ...]]] = {kind: [] for kind in KINDS}
         link = table("link")
         with self.store.begin() as conn:
@@ -272,6 +274,11 @@ class _Run:
         # The adapter compares against our own clock (a local file's time), without the skew margin.
         if adapter.unchanged_since(watermark):
             return  # the source vouches that nothing was added, changed or removed
+        self.token = adapter.change_token()
+        if self.token is not None:
+            with self.store.engine.connect() as conn:
+                if _digests(conn, self.server_id).get("token") == self.token:
+                    return  # the server's own change counter has not moved since the last completed run
         listed: dict[str, list[str]] = {}
         for kind in KINDS:
             listed[kind] = list(adapter.all_ids(kind))
@@ -291,6 +298,16 @@ class _Run:
         self._take_skipped(adapter)
         for kind in KINDS:
             self.mark_gone(kind, listed[kind])
+
+    def remember_token(self) -> None:
+        """After a completed run: the change counter it began with (a failed run leaves the old one)."""
+        with self.store.begin() as conn:
+            stored = _digests(conn, self.server_id)
+            if self.token is None:
+                stored.pop("token", None)
+            else:
+                stored["token"] = self.token
+            _store_digests(conn, self.server_id, stored)
 
     def _listing_unchanged(self, conn: Connection, kind: str, listed: list[str]) -> bool:
         """The listing is the last completed one's (digest) and as many links are live as then."""
@@ -509,6 +526,7 @@ def _sync_one(store: Store, name: str, config: Config, options: SyncOptions, pro
         result.status, result.error, result.exception = "failed", str(exc) or type(exc).__name__, exc
     else:
         result.status = "ok"
+        run.remember_token()
         values: dict[str, Any] = {"watermark": run.now}
         if mode == "full":
             values["last_full_sync"] = run.now

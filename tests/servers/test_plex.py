@@ -209,3 +209,24 @@ def test_totals_for_progress_come_from_empty_pages(fake: FakePlex) -> None:
     plex = _adapter(fake.url)
     listed = {kind: len(list(plex.all_ids(kind))) for kind in ("artist", "album", "track")}
     assert {kind: plex.total(kind) for kind in listed} == listed == {"artist": 90, "album": 400, "track": 5000}
+
+
+def test_a_no_op_incremental_asks_only_for_the_sections_change_counter(
+    idmap: Invoke, fake: FakePlex, library: Path
+) -> None:
+    assert idmap("servers", "add", "plex", "px", "--url", fake.url, "--token", TOKEN).exit_code == 0
+    assert idmap("sync", "px").exit_code == 0
+    fake.reset_log()
+    quiet = idmap("sync", "px", "--json")
+    assert quiet.exit_code == 0 and json.loads(quiet.stdout)[0]["mode"] == "incremental"
+    assert not [r for r in fake.requests if r.path.endswith("/all")]  # no listing, not even of ids
+    lines = library.read_text(encoding="utf-8").splitlines()
+    first_track = next(i for i, line in enumerate(lines) if '"kind":"track"' in line)
+    removed = json.loads(lines[first_track])
+    library.write_text("\n".join(lines[:first_track] + lines[first_track + 1 :]) + "\n", encoding="utf-8")
+    fake.reload()  # the library changed: the counter moves, and the removal is seen
+    changed = json.loads(idmap("sync", "px", "--json").stdout)[0]
+    assert changed["gone"] == 1, changed
+    library.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fake.reload()
+    assert json.loads(idmap("sync", "px", "--json").stdout)[0]["revived"] == 1, removed
