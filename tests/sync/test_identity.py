@@ -207,3 +207,24 @@ def test_the_servers_own_metadata_id_finds_a_re_keyed_moved_and_re_tagged_item(
     summary = _sync(idmap, "home", "--full")
     assert summary["relinked"] == len(tracks) and summary["new"] == 0
     assert _carried(before, _uuids(db_url, "home", retagged), new_ids, "track") == 1.0
+
+
+def test_a_missing_parent_link_is_repaired_though_the_childs_fingerprint_did_not_change(
+    idmap: Invoke, tmp_path: Path, db_url: str, small_library: list[dict[str, Any]]
+) -> None:
+    # The album is missing from the first listing (a scan caught mid-way): the track is linked
+    # without it. The next full sync lists the album; the track line is byte for byte the same.
+    # The track names its album and artist itself, so its fingerprint is the same in both listings.
+    library = [dict(r, album_name="OK Computer", artist_name="Radiohead") if r["id"] == "t1" else r
+               for r in small_library]  # fmt: skip
+    without = [r for r in library if r["id"] != "al1"]
+    snap = _served(idmap, tmp_path, without)
+    _write(snap, library)
+    assert _sync(idmap, "home", "--full")["new"] == 1  # the album
+    with IdMap.open(db_url) as api:
+        album, track = api.lookup("home", "al1", "album"), api.lookup("home", "t1", "track")
+        with api.store.engine.connect() as conn:
+            from sqlalchemy import text
+
+            stored = conn.execute(text("SELECT album_uuid FROM track WHERE uuid = :u"), {"u": track}).scalar()
+    assert album is not None and stored == album
