@@ -79,4 +79,4 @@ def test_the_python_snippet_runs(tmp_path: Path) -> None:
     assert ran.returncode == 0, ran.stderr
     active, many, translated = ran.stdout.splitlines()
     jelly = "79205e9567776b27d3bb5b4d27b127c6"  # the demo library's ids are the same on every run
-    assert (active, translated) == ("2949372103", jelly) and many.endswith(f": '{jelly}'}}")
+    assert (active, translated) == ("343856624042613", jelly) and many.endswith(f": '{jelly}'}}")
