@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -25,16 +24,14 @@ from benchmarks.eval_mb20k import evaluate as evaluate_mb20k  # noqa: E402
 NEEDED = ("itunes_amazon/structured/test.txt", "itunes_amazon/dirty/test.txt", "musicbrainz20k/sources/1.csv")
 WHERE = (
     "labeled data not found: put itunes_amazon/ and musicbrainz20k/ in benchmarks/data/ "
-    "as benchmarks/data/README.md says (or set IDMAP_ANCHORS to a folder holding data/); nothing evaluated"
+    "as benchmarks/data/README.md says; nothing evaluated"
 )
 
 
 def data_folder() -> Path | None:
-    """benchmarks/data/, else $IDMAP_ANCHORS/data, else a shared/anchors/data folder beside the checkout."""
-    anchors = os.environ.get("IDMAP_ANCHORS")
-    candidates = [ROOT / "benchmarks" / "data"]
-    candidates += [Path(anchors) / "data"] if anchors else [ROOT.parent / "shared" / "anchors" / "data"]
-    return next((c for c in candidates if all((c / n).is_file() for n in NEEDED)), None)
+    """benchmarks/data/, where the repository keeps the labeled data (None when it was removed)."""
+    folder = ROOT / "benchmarks" / "data"
+    return folder if all((folder / n).is_file() for n in NEEDED) else None
 
 
 def main() -> None:

@@ -14,13 +14,13 @@ import httpx
 import pytest
 
 from soulsync_idmap.demo.fake_jellyfin import FakeJellyfin
-from tests.support.fixtures import find_unlicensed
+from tests.support.fixtures import unlicensed_captures
 
 KEY = "fake-key-123"
 AUTH = {"Authorization": f'MediaBrowser Client="t", Device="t", DeviceId="d1", Version="1", Token="{KEY}"'}
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 DATE7 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$")
-CAPTURES = find_unlicensed("jellyfin", "streammusic-docs")  # not redistributed: compared where present
+CAPTURES = unlicensed_captures("jellyfin", "streammusic-docs")
 
 RECORDS: list[dict[str, Any]] = [
     {"kind": "artist", "id": "ar1", "name": "Björk", "mbid": "87c5dedd-371d-4a53-9f7f-80522fb7f3cb",
@@ -131,10 +131,9 @@ def test_list_items_look_like_the_real_capture(server: FakeJellyfin) -> None:
     data = items(server, IncludeItemTypes="Audio", Fields=fields, SortBy="SortName")
     assert set(data) == {"Items", "TotalRecordCount", "StartIndex"}
     track = next(i for i in data["Items"] if i["Name"] == "Army of Me")
-    if CAPTURES is not None:
-        real = json.loads((CAPTURES / "users_items_audio_list.json").read_text(encoding="utf-8"))["Items"][0]
-        assert set(track) <= set(real), set(track) - set(real)
-        assert {k: type(v) for k, v in track.items()} == {k: type(real[k]) for k in track}
+    real = json.loads((CAPTURES / "users_items_audio_list.json").read_text(encoding="utf-8"))["Items"][0]
+    assert set(track) <= set(real), set(track) - set(real)
+    assert {k: type(v) for k, v in track.items()} == {k: type(real[k]) for k in track}
     assert no_nulls(data)
     assert HEX32.match(track["Id"]) and HEX32.match(track["AlbumId"]) and DATE7.match(track["DateCreated"])
     assert track["MediaSources"][0]["Path"].startswith("/music/Björk/Post/")
@@ -159,9 +158,8 @@ def test_emby_shapes(emby: FakeJellyfin) -> None:
     assert set(data) == {"Items", "TotalRecordCount"}  # no StartIndex
     album = data["Items"][0]
     assert album["Id"].isdigit() and album["AlbumArtists"][0]["Id"] == emby.native_id("artist", "ar1")
-    if CAPTURES is not None:
-        real = json.loads((CAPTURES / "emby" / "users_items_musicalbum_list.json").read_text(encoding="utf-8"))
-        assert set(album) <= set(real["Items"][0])
+    real = json.loads((CAPTURES / "emby" / "users_items_musicalbum_list.json").read_text(encoding="utf-8"))
+    assert set(album) <= set(real["Items"][0])
 
 
 def test_single_item_is_a_full_dto_and_takes_dashed_ids(server: FakeJellyfin) -> None:
