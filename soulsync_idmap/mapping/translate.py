@@ -8,11 +8,12 @@ so following a redirect is one lookup.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from .bulk import chunked
 from .store import table
 
 __all__ = ["CHUNK", "follow_redirects", "lookup", "lookup_kind", "resolve_many", "resolve_one"]
@@ -21,16 +22,11 @@ __all__ = ["CHUNK", "follow_redirects", "lookup", "lookup_kind", "resolve_many",
 CHUNK = 10_000
 
 
-def _chunks(values: Sequence[str], size: int = CHUNK) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 def follow_redirects(conn: Connection, uuids: Sequence[str]) -> dict[str, str]:
     """Map each UUID to its survivor (itself when it was never merged away)."""
     redirect = table("redirect")
     result = {u: u for u in uuids}
-    for chunk in _chunks(list(result)):
+    for chunk in chunked(list(result), CHUNK):
         rows = conn.execute(select(redirect.c.old_uuid, redirect.c.new_uuid).where(redirect.c.old_uuid.in_(chunk)))
         for old, new in rows:
             result[old] = new
@@ -75,7 +71,7 @@ def resolve_many(conn: Connection, server_id: int, uuids: Sequence[str]) -> dict
         return _resolve_many_portable(conn, server_id, uuids)
     unique = sorted(set(uuids))
     result: dict[str, str | None] = {}
-    for chunk in _chunks(unique, CHUNK_ONE_PARAMETER):
+    for chunk in chunked(unique, CHUNK_ONE_PARAMETER):
         survivor: dict[str, str] = dict(_fetch_all(conn, _REDIRECTS[dialect], {"ids": _bound(conn, chunk)}))
         targets = sorted({survivor.get(u, u) for u in chunk}) if survivor else chunk
         rows = _fetch_all(conn, _LINKS[dialect], {"ids": _bound(conn, targets), "server": server_id})
@@ -98,7 +94,7 @@ def _resolve_many_portable(conn: Connection, server_id: int, uuids: Sequence[str
     unique = sorted(set(uuids))
     survivor = follow_redirects(conn, unique)
     result: dict[str, str | None] = {}
-    for chunk in _chunks(sorted(set(survivor.values()))):
+    for chunk in chunked(sorted(set(survivor.values())), CHUNK):
         query = select(link.c.uuid, link.c.native_id).where(
             link.c.uuid.in_(chunk), link.c.server_id == server_id, link.c.gone_at.is_(None)
         )
