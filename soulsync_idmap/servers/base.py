@@ -236,6 +236,16 @@ class MediaServer(Protocol):
         (for progress only: a total is never trusted for anything else). None: unknown."""
         return None
 
+    def count(self, kind: EntityKind) -> int | None:
+        """Exactly how many distinct ids ``all_ids(kind)`` would list, asked cheaply, or None
+        where the server cannot say exactly (the default).
+
+        What lets an incremental sync skip the id listing: when the count equals the live
+        links plus the new ids the changes bring, and sampled known ids are all still there,
+        nothing disappeared. A wrong count would hide a removal, so only an exact one counts.
+        """
+        return None
+
     def fetch(self, kind: EntityKind, native_ids: Sequence[str]) -> Iterator[ServerItem]:
         """The items of ``kind`` with these native ids (those that exist; in any order).
 

@@ -333,6 +333,11 @@ class JellyfinServer(MediaServer):
             found += claimed
         return found
 
+    def count(self, kind: EntityKind) -> int | None:
+        """``TotalRecordCount`` with one music library; None with several (an artist shared
+        between libraries would be counted twice)."""
+        return self.total(kind) if len(self._music_libraries()) == 1 else None
+
     def _listing(self, kind: EntityKind, library: str, *, fields: bool = True) -> tuple[str, dict[str, Any]]:
         params: dict[str, Any] = {"ParentId": library, **_LEAN}
         if fields:

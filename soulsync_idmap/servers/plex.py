@@ -232,6 +232,10 @@ class PlexServer(MediaServer):
         ]
         return None if None in totals else sum(t for t in totals if t is not None)
 
+    def count(self, kind: EntityKind) -> int | None:
+        """The listing's ``totalSize``: exact, as an item belongs to one section only."""
+        return self.total(kind)
+
     def _listing_page(self, key: str, start: int) -> Element:
         """One page; an empty one before ``totalSize`` is asked again, then raises."""
         retrying = self._retry.begin(self.name, f"GET {key.split('?')[0]}")

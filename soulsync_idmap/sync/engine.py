@@ -4,7 +4,8 @@ One path for every server: a reader thread lists the server (``MediaServer``) a 
 batches ahead; the writer applies each batch in one transaction. Full sync streams every
 artist, then album, then track, and afterwards marks as gone the links whose items the
 server no longer lists. Incremental sync asks the server what changed since the
-watermark, then checks for removals with the server's id listing. The watermark moves
+watermark; it lists every id (for removals and re-keys) only when the server's exact
+counts and a sample of known ids do not prove that nothing disappeared. The watermark moves
 only when a run completes, so a run that dies is simply redone (already-written batches
 are skipped by fingerprint) and never causes removals from a partial listing.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import itertools
 import json
 import logging
 from collections.abc import Iterable, Iterator
@@ -51,6 +53,8 @@ class Progress(Protocol):
 
 
 SKIPPED_LOGGED = 20  # warnings for skipped items per run; the rest are counted in one line
+CHANGES_HELD = 20_000  # changes held in memory while deciding whether the id listing is needed
+PROBE_IDS = 100  # live links per kind fetched by id to check that counts did not balance by chance
 
 
 @dataclass(frozen=True)
@@ -263,12 +267,16 @@ class _Run:
             self.mark_gone(kind, listed)
 
     def incremental(self, adapter: MediaServer, watermark: datetime) -> None:
-        """What changed since the watermark, made complete by the id listing.
+        """What changed since the watermark, made complete by the id listing when needed.
 
-        The listing comes first: ids that disappeared release their entities to the new
-        items (a re-key is a relink), and ids listed but never linked (items whose dates
-        did not move, a guest artist, an item skipped before) are fetched by id, parents
-        first, before the changes. After a run every listed id is linked.
+        The changes are read first. When the server's exact counts equal the live links plus
+        the new ids the changes bring, and a sample of known ids is all still there, no id
+        disappeared: the changes are the whole story and the listing (as long as a full
+        read on Plex) is skipped. Otherwise the listing comes first: ids that disappeared
+        release their entities to the new items (a re-key is a relink), and ids listed but
+        never linked (items whose dates did not move, a guest artist) are fetched by id,
+        parents first, before the changes. Either way the ids a run skipped before are
+        asked again, and after a run every listed id is linked.
         """
         self.adapter = adapter
         # The adapter compares against our own clock (a local file's time), without the skew margin.
@@ -279,6 +287,18 @@ class _Run:
             with self.store.engine.connect() as conn:
                 if _digests(conn, self.server_id).get("token") == self.token:
                     return  # the server's own change counter has not moved since the last completed run
+        changes = adapter.changed_since(watermark - self.options.watermark_margin)
+        held = list(itertools.islice(changes, CHANGES_HELD))
+        skipped_before = self._skipped_before()
+        if len(held) < CHANGES_HELD and self._nothing_disappeared(adapter, held, skipped_before):
+            log.info("%s: counts agree and sampled ids are present; no id listing needed", self.server.name)
+            changed = {(i.kind, i.native_id) for i in held}
+            retry = {kind: [n for n in ids if (kind, n) not in changed] for kind, ids in skipped_before.items()}
+            if any(retry.values()):
+                self.ingest(_fetched(adapter, retry), "skipped before", None)
+            self.ingest(held, "changes", None, totals={"changes": len(held)})
+            self._take_skipped(adapter)
+            return
         listed: dict[str, list[str]] = {}
         for kind in KINDS:
             listed[kind] = list(adapter.all_ids(kind))
@@ -287,17 +307,84 @@ class _Run:
             self.released[kind] = self._released(kind, listed[kind])
             self.was_released[kind] = dict(self.released[kind])
         missing: dict[str, list[str]] = {kind: self._unlinked(kind, listed[kind]) for kind in KINDS}
+        for kind in KINDS:
+            missing[kind].extend(n for n in skipped_before[kind] if n not in set(missing[kind]))
         if any(missing.values()):
             self.ingest(
                 _fetched(adapter, missing), "unlinked", None, totals={"unlinked": sum(map(len, missing.values()))}
             )
         fetched = {(kind, native_id) for kind, ids in missing.items() for native_id in ids}
-        since = watermark - self.options.watermark_margin
-        changes = adapter.changed_since(since)
-        self.ingest((i for i in changes if (i.kind, i.native_id) not in fetched), "changes", None)
+        rest = itertools.chain(held, changes)
+        self.ingest((i for i in rest if (i.kind, i.native_id) not in fetched), "changes", None)
         self._take_skipped(adapter)
         for kind in KINDS:
             self.mark_gone(kind, listed[kind])
+
+    def _skipped_before(self) -> dict[str, list[str]]:
+        """The ids the last completed run of this server skipped, per kind (asked again)."""
+        runs, skipped = table("sync_run"), table("skipped_item")
+        found: dict[str, list[str]] = {kind: [] for kind in KINDS}
+        with self.store.engine.connect() as conn:
+            last = conn.execute(
+                select(func.max(runs.c.id)).where(runs.c.server_id == self.server_id, runs.c.status == "ok")
+            ).scalar_one_or_none()
+            if last is None:
+                return found
+            rows = conn.execute(
+                select(skipped.c.kind, skipped.c.native_id).where(skipped.c.run_id == last,
+                                                                  skipped.c.native_id.is_not(None))
+            )  # fmt: skip
+            for kind, native_id in rows:
+                if kind in found and native_id not in found[kind]:
+                    found[kind].append(native_id)
+        return found
+
+    def _nothing_disappeared(self, adapter: MediaServer, held: list[ServerItem],
+                             skipped_before: dict[str, list[str]]) -> bool:  # fmt: skip
+        """True when the server's exact counts and a sample of known ids prove that no id of
+        this server's live links disappeared since the last run (see ``incremental``).
+
+        Per kind, the server's count must equal the live links plus the ids that have no live
+        link among the changes and the ids skipped before (those still on the server). Equal
+        counts could still hide as many removals as old-dated additions (a re-key that kept
+        its dates), so up to ``PROBE_IDS`` live links chosen at random are fetched by id:
+        one missing means the listing is needed. A removal the sample misses while the
+        counts balance is found by the next listing (the weekly full sync at the latest).
+        """
+        link = table("link")
+        for kind in KINDS:
+            exact = adapter.count(kind)
+            if exact is None:
+                return False
+            where = (link.c.server_id == self.server_id, link.c.kind == kind, link.c.gone_at.is_(None))
+            ids = {i.native_id for i in held if i.kind == kind} | set(skipped_before[kind])
+            ids.update(s.native_id for s in adapter.skipped if s.kind == kind and s.native_id)  # skipped just now
+            with self.store.engine.connect() as conn:
+                live = conn.execute(select(func.count()).select_from(link).where(*where)).scalar_one()
+                known: set[str] = set()
+                for chunk in chunked(sorted(ids)):
+                    known.update(conn.execute(select(link.c.native_id).where(*where, link.c.native_id.in_(chunk)))
+                                 .scalars())  # fmt: skip
+                sample = list(
+                    conn.execute(select(link.c.native_id).where(*where).order_by(func.random()).limit(PROBE_IDS))
+                    .scalars()
+                )  # fmt: skip
+            if exact != live + len(ids - known):
+                log.debug("%s: %d %ss listed, %d live links and %d new ids: the listing is needed",
+                          self.server.name, exact, kind, live, len(ids - known))  # fmt: skip
+                return False
+            if sample:
+                before = len(adapter.skipped)
+                try:
+                    present = {i.native_id for i in adapter.fetch(kind, sample)}
+                except Unsupported:
+                    return False
+                present.update(s.native_id for s in adapter.skipped[before:] if s.native_id)
+                if not present.issuperset(sample):
+                    log.debug("%s: %d of %d sampled %s ids are gone: the listing is needed",
+                              self.server.name, len(set(sample) - present), len(sample), kind)  # fmt: skip
+                    return False
+        return True
 
     def remember_token(self) -> None:
         """After a completed run: the change counter it began with (a failed run leaves the old one)."""

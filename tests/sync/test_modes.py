@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ import pytest
 from freezegun import freeze_time
 
 from soulsync_idmap.errors import SnapshotError
-from soulsync_idmap.servers.base import ServerItem
 from soulsync_idmap.servers.snapshot import SnapshotServer
 from tests.conftest import Invoke, write_jsonl
 
@@ -112,14 +110,11 @@ def test_a_run_that_fails_is_redone_by_the_next(
     assert _sync(idmap)["new"] == 7
     write_jsonl(snap, [dict(r, name="Airbag (Live)") if r["id"] == "t1" else r for r in small_library])
 
-    read = SnapshotServer.changed_since
-
-    def lost(self: SnapshotServer, watermark: datetime) -> Iterator[ServerItem]:
-        yield from read(self, watermark)  # the changes are written...
-        raise SnapshotError("the disk went away", path=str(snap))  # ...then the run fails
+    def lost(self: SnapshotServer) -> None:  # the changes are written, then the run fails
+        raise SnapshotError("the disk went away", path=str(snap))
 
     with monkeypatch.context() as patch:
-        patch.setattr(SnapshotServer, "changed_since", lost)
+        patch.setattr(SnapshotServer, "close", lost)
         failed = idmap("sync", "home")
         assert json.loads(idmap("stats", "--json").stdout)["runs"][0]["updated"] == 1  # the change was written
         assert failed.exit_code != 0 and "the disk went away" in failed.output

@@ -38,6 +38,11 @@ def wait(check: Callable[[], Any], timeout: float = 20.0, what: str = "the page"
         time.sleep(0.05)
 
 
+def flashed(browser: Any, message: str) -> None:
+    """Wait for the flash message of the page an action loads (the old page shows the last one)."""
+    wait(lambda: message in css(browser, "#flash").text, what=f"the message {message!r}")
+
+
 def css(browser: Any, selector: str) -> Any:
     from selenium.webdriver.common.by import By
 
@@ -114,7 +119,7 @@ def test_make_active(site: Site, browser: Any) -> None:
     logged_in(site, browser)
     browser.get(site.url + "/")
     css(browser, 'tr[data-server="demo-jellyfin"] button.activate').click()
-    assert "demo-jellyfin is now the active server" in wait(lambda: css(browser, "#flash").text)
+    flashed(browser, "demo-jellyfin is now the active server")
     server = table("server")
     assert query(site, select(server.c.name).where(server.c.active.is_(True))) == [("demo-jellyfin",)]
 
@@ -203,15 +208,14 @@ def test_merge_split_and_undo_from_an_entity_page(site: Site, browser: Any) -> N
     wait(lambda: css(browser, "#entity-uuid").text == a_uuid, what="the entity page")
     css(browser, "#merge-other").send_keys(b_uuid)
     css(browser, "#merge").click()
-    assert "merged" in wait(lambda: css(browser, "#flash").text)
+    flashed(browser, "merged")
     redirect = table("redirect")
     assert query(site, select(redirect.c.new_uuid).where(redirect.c.old_uuid == b_uuid)) == [(a_uuid,)]
     links = [r.text for r in browser.find_elements("css selector", "#links tbody tr")]
     assert len(links) == 4, links  # both tracks on both servers
     css(browser, "#split-server").send_keys("demo-jellyfin")
     css(browser, "#split").click()
-    message = wait(lambda: css(browser, "#flash").text)
-    assert "split demo-jellyfin's links off as" in message
+    flashed(browser, "split demo-jellyfin's links off as")
     link, server = table("link"), table("server")
     on_jellyfin = select(link.c.uuid).join(server, server.c.id == link.c.server_id).where(
         server.c.name == "demo-jellyfin", link.c.native_id.in_(
@@ -219,7 +223,7 @@ def test_merge_split_and_undo_from_an_entity_page(site: Site, browser: Any) -> N
     assert a_uuid not in {u for (u,) in query(site, on_jellyfin)}
     undo = browser.find_elements("css selector", "#history button.undo-decision")[0]  # the newest: the split
     undo.click()
-    assert "undid split" in wait(lambda: css(browser, "#flash").text)
+    flashed(browser, "undid split")
     assert len(browser.find_elements("css selector", "#links tbody tr")) == 4
     decision = table("decision")
     rows = query(site, select(decision.c.action, decision.c.undone_at.is_not(None), decision.c.source)
