@@ -14,7 +14,7 @@ import click
 from ..config import Config, env_secret
 from ..errors import AuthError, ConfigError, ServerError
 from ..mapping.store import server_settings
-from ..servers import KINDS, SERVER_KINDS, EntityKind, ServerConfig, open_server
+from ..servers import ADDRESS_IDENTIFIED, KINDS, SERVER_KINDS, EntityKind, ServerConfig, open_server
 from ..sync.adapters import server_config
 from . import fmt
 from .context import AppContext, complete_server, credentials_hint, emit_json, pass_app
@@ -177,6 +177,8 @@ def set_(app: AppContext, name: str, url: str | None, token: str | None, user: s
     if not changed:
         raise click.UsageError("nothing to change: give at least one option (see 'idmap servers set -h')")
     values["settings"] = json.dumps(settings, sort_keys=True)
+    if server.kind in ADDRESS_IDENTIFIED and ({"url", "user"} & set(changed)):
+        values["instance_id"] = None  # derived from the address: the next sync records the new one
     app.store.update_server(server.id, **values)
     click.echo(f"{name}: changed {', '.join(changed)}; 'idmap servers test {name}' checks it")
 

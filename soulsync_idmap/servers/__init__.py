@@ -18,6 +18,7 @@ from .base import (
 )
 
 __all__ = [
+    "ADDRESS_IDENTIFIED",
     "KINDS",
     "SERVER_KINDS",
     "EntityKind",
@@ -40,6 +41,9 @@ _ADAPTERS: dict[str, tuple[str, str]] = {
     "subsonic": (".subsonic", "SubsonicServer"),
 }
 SERVER_KINDS: tuple[str, ...] = tuple(_ADAPTERS)
+ADDRESS_IDENTIFIED: frozenset[str] = frozenset({"snapshot", "subsonic"})
+"""Kinds whose instance id stands in from the address (a snapshot's path; a Subsonic URL and
+user: the API has no server id). A new address is the same server moved, not another one."""
 
 
 def open_server(config: ServerConfig) -> MediaServer:

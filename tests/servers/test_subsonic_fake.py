@@ -213,3 +213,22 @@ def test_sync_through_the_cli_then_incremental_sees_additions_and_removals(
     with IdMap.open(db_url) as api:
         assert api.lookup("nd", fake.native_id("track", "t9")) is not None
         assert api.lookup("nd", fake.native_id("track", "t0.0.2")) is not None
+
+
+def test_a_subsonic_server_moved_to_another_address_keeps_its_uuids(
+    idmap: Invoke, fake: FakeSubsonic, lib_path: Path, db_url: str
+) -> None:
+    add = ["servers", "add", "subsonic", "nd", "--url", fake.url, "--user", "alice", "--password", "s3cret"]
+    assert idmap(*add).exit_code == 0
+    assert idmap("sync", "nd").exit_code == 0
+    track = fake.native_id("track", "t0.0.1")
+    with IdMap.open(db_url) as api:
+        uuid = api.lookup("nd", track)
+    with FakeSubsonic(lib_path) as moved:  # the same server (same database, same ids), another port
+        changed = idmap("servers", "set", "nd", "--url", moved.url)
+        assert changed.exit_code == 0, changed.output
+        synced = idmap("sync", "nd", "--json")
+        assert synced.exit_code == 0, synced.output  # the API has no server id: the new address is recorded
+        assert json.loads(synced.stdout)[0]["new"] == 0
+    with IdMap.open(db_url) as api:
+        assert uuid is not None and api.lookup("nd", track) == uuid
