@@ -279,27 +279,42 @@ class JellyfinServer(MediaServer):
 
         Items added while paging shift the window: the first items of a page then repeat
         the last of the page before. Those repeats are dropped, and the next page starts
-        after the new items only, so a shifted window is read again, never skipped. Any
-        other repeated id is a duplicate the server listed: the ``Intake`` reports it. A page
-        of nothing but repeats means the server ignores StartIndex, which would never end.
-        An empty page before the claimed total is asked again, then fails the listing.
+        after the new items only, so a shifted window is read again, never skipped. A
+        duplicate pair across a page boundary looks the same, so repeats the claimed total
+        did not grow by are kept aside: when the listing ends with fewer items than it
+        claimed, that many of them were duplicates the server listed and go to the
+        ``Intake``, which reports them. Other repeated ids are reported the same way. A
+        page of nothing but repeats before the end means the server ignores StartIndex,
+        which would never end. An empty page before the claimed total is asked again, then
+        fails the listing.
         """
-        start = 0
+        start, read = 0, 0
         previous: set[str] = set()
+        before: int | None = None  # the total the page before claimed
+        unexplained: list[Raw] = []  # repeats the total's growth does not account for
+        total: int | None = None
         while True:
             data, items = self._page(path, params, start, limit)
+            claimed = data.get("TotalRecordCount")
+            total = claimed if isinstance(claimed, int) and not isinstance(claimed, bool) else None
             overlap = next((i for i, raw in enumerate(items) if native_id(raw) not in previous), len(items))
             if items and overlap == len(items):
+                if total is not None and start + len(items) >= total and unexplained:
+                    break  # the window shifted by a duplicate: this last page was read already
                 raise BadResponse(f"GET {path} sent the same items again at StartIndex={start}", server=self.name)
             if overlap:
                 log.info("%s: %s shifted by %d items while paging", self.name, path, overlap)
+                grown = total - before if total is not None and before is not None else overlap
+                unexplained.extend(items[max(grown, 0) : overlap])
             yield items[overlap:]
+            read += len(items) - overlap
             start += len(items) - overlap
-            claimed = data.get("TotalRecordCount")
-            total = claimed if isinstance(claimed, int) and not isinstance(claimed, bool) else None
             if not items or ((start >= total) if total is not None else (len(items) < limit)):
-                return
+                break
             previous = {native_id(raw) for raw in items}
+            before = total
+        if total is not None and read < total and unexplained:
+            yield unexplained[: total - read]
 
     def _page(self, path: str, params: dict[str, Any], start: int, limit: int) -> tuple[Raw, list[Raw]]:
         """One page; an empty one before the claimed total is asked again, then raises."""

@@ -83,6 +83,18 @@ def test_jellyfin_a_duplicate_id_is_reported_where_it_is_dropped(library: Path) 
         assert sorted(adapter.all_ids("track")) == sorted(set(ids))
 
 
+def test_jellyfin_a_duplicate_pair_across_a_page_boundary_is_reported_not_taken_for_a_shift(library: Path) -> None:
+    with FakeJellyfin(library, token=TOKEN) as plain:
+        assert isinstance(plain, FakeJellyfin)
+        last_of_first_page = [t.native_id for t in _jellyfin(plain).iter_tracks()][399]
+    with FakeJellyfin(library, token=TOKEN, duplicates=frozenset({last_of_first_page})) as fake:
+        assert isinstance(fake, FakeJellyfin)
+        adapter = _jellyfin(fake)
+        ids = [t.native_id for t in adapter.iter_tracks()]
+        assert len(ids) == len(set(ids)) == TRACKS
+        assert [(s.native_id, s.reason) for s in adapter.skipped] == [(last_of_first_page, "duplicate id")]
+
+
 def _linked(db_url: str) -> int:
     engine = create_engine(db_url)
     with engine.connect() as conn:
