@@ -30,17 +30,24 @@ browser:
 # PostgreSQL (127.0.0.1:5432, trust auth; IDMAP_TEST_PG overrides). Without a server the
 # PostgreSQL pass is skipped with the reason, except under CI where it fails. Both passes
 # run even when the first fails; the target fails if either did.
+# The tests mostly wait (loopback servers, subprocesses, retries, debounce windows), so each
+# pass runs in TEST_WORKERS pytest-xdist processes, more than a small machine has cores:
+# every test has its own temporary directory, ports from 0 and, on PostgreSQL, its own
+# database (each worker migrates its own template). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 4
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
+
 test: $(STAMP)
 	@status=0; \
-	$(BIN)/python -m pytest -q || status=1; \
-	IDMAP_TEST_BACKEND=postgresql $(BIN)/python -m pytest -q || status=1; \
+	$(PYTEST) || status=1; \
+	IDMAP_TEST_BACKEND=postgresql $(PYTEST) || status=1; \
 	exit $$status
 
 test-sqlite: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 test-postgres: $(STAMP)
-	IDMAP_TEST_BACKEND=postgresql $(BIN)/python -m pytest -q
+	IDMAP_TEST_BACKEND=postgresql $(PYTEST)
 
 lint: $(STAMP)
 	$(BIN)/ruff check soulsync_idmap tests benchmarks

@@ -15,6 +15,7 @@ from ..config import Config, env_secret
 from ..errors import AuthError, ConfigError, ServerError
 from ..mapping.store import server_settings
 from ..servers import ADDRESS_IDENTIFIED, KINDS, SERVER_KINDS, EntityKind, ServerConfig, open_server
+from ..servers.retry import DEFAULT_RETRY_SECONDS
 from ..sync.adapters import server_config
 from . import fmt
 from .context import AppContext, complete_server, credentials_hint, emit_json, pass_app
@@ -90,6 +91,8 @@ def _connection_options(required_url: bool) -> Callable[[Callable[..., None]], C
             click.option("--insecure/--verify-tls", default=None, help="Do not / do verify TLS certificates."),
             click.option("--page-size", type=click.IntRange(1, 100_000), help="Items per request."),
             click.option("--timeout", type=click.FloatRange(0.1, 3600), help="Seconds per request (default 30)."),
+            click.option("--retry-seconds", type=click.FloatRange(0, 86_400),
+                         help="How long a failing request is retried (default 60)."),
         )):  # fmt: skip
             command = option(command)
         return command
@@ -105,7 +108,8 @@ def _connection_options(required_url: bool) -> Callable[[Callable[..., None]], C
 @pass_app
 def add(app: AppContext, kind: str, name: str, url: str, token: str | None, user: str | None,
         password: str | None, library: str | None, path_map: tuple[str, ...], insecure: bool | None,
-        page_size: int | None, timeout: float | None, no_check: bool) -> None:  # fmt: skip
+        page_size: int | None, timeout: float | None, retry_seconds: float | None,
+        no_check: bool) -> None:  # fmt: skip
     """Register server NAME of KIND (plex, jellyfin, emby, subsonic, snapshot), checking that it answers."""
     url = _url(kind, url)
     if kind == "subsonic" and not (user and password) and not token:
@@ -118,13 +122,16 @@ def add(app: AppContext, kind: str, name: str, url: str, token: str | None, user
         settings["user"] = user
     if page_size:
         settings["page_size"] = page_size
+    if retry_seconds is not None:
+        settings["retry_seconds"] = retry_seconds
     secrets = {k: v for k, v in (("token", token), ("password", password)) if v}
     checked = ""
     if not no_check:
         candidate = ServerConfig(name=name, kind=kind, url=url, token=token or env_secret(name, "token"), user=user,
                                  password=password or env_secret(name, "password"),
                                  library=library, path_map=tuple((a, b) for a, b in settings["path_map"]),
-                                 verify_tls=not insecure, page_size=page_size, timeout=timeout or 30.0)  # fmt: skip
+                                 verify_tls=not insecure, page_size=page_size, timeout=timeout or 30.0,
+                                 retry_seconds=settings.get("retry_seconds", DEFAULT_RETRY_SECONDS))  # fmt: skip
         try:
             found = probe(candidate, kinds=("artist",))
         except (ServerError, ConfigError) as exc:
@@ -148,7 +155,8 @@ def add(app: AppContext, kind: str, name: str, url: str, token: str | None, user
 @pass_app
 def set_(app: AppContext, name: str, url: str | None, token: str | None, user: str | None,
          password: str | None, library: str | None, path_map: tuple[str, ...], insecure: bool | None,
-         page_size: int | None, timeout: float | None, all_libraries: bool) -> None:  # fmt: skip
+         page_size: int | None, timeout: float | None, retry_seconds: float | None,
+         all_libraries: bool) -> None:  # fmt: skip
     """Change settings or secrets of server NAME; what is not given stays. Links and UUIDs stay."""
     server = app.store.server(name)
     assert server.id is not None
@@ -158,7 +166,13 @@ def set_(app: AppContext, name: str, url: str | None, token: str | None, user: s
     if url is not None:
         values["url"] = _url(server.kind, url)
         changed.append("url")
-    for key, value in (("user", user), ("library", library), ("page_size", page_size), ("timeout", timeout)):
+    for key, value in (
+        ("user", user),
+        ("library", library),
+        ("page_size", page_size),
+        ("timeout", timeout),
+        ("retry_seconds", retry_seconds),
+    ):
         if value is not None:
             settings[key] = value
             changed.append(key.replace("_", "-"))

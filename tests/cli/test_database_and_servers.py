@@ -96,7 +96,9 @@ def test_servers_add_checks_the_connection(idmap: Invoke, fake: FakeJellyfin, tm
     assert refused.exit_code == 1
     assert "jf not added (fix the options, or add it anyway with --no-check)" in refused.stderr
     assert "wrong-token" not in refused.output
-    dead = idmap("servers", "add", "jellyfin", "gone", "--url", "http://127.0.0.1:9", "--token", "t")
+    # a server that stays down is refused once --retry-seconds is over (by default after a minute)
+    dead = idmap("servers", "add", "jellyfin", "gone", "--url", "http://127.0.0.1:9", "--token", "t",
+                 "--retry-seconds", "1")  # fmt: skip
     assert dead.exit_code == 1 and "not added" in dead.stderr
     unchecked = idmap("servers", "add", "jellyfin", "jf", "--url", fake.url, "--token", "wrong-token", "--no-check")
     assert unchecked.stdout == "added jellyfin server jf (active, connection not checked)\n"
