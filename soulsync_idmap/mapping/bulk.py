@@ -11,6 +11,7 @@ no Python runs per row at all; other columns' bind processors run once per disti
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["CHUNK", "BulkInsert", "chunked", "one_array"]
 
 CHUNK = 5_000  # values bound in one IN list (well under every driver's parameter limit)
+SQLITE_ROWS = 200  # rows in one multi-row INSERT on SQLite (fewer when the variable limit says so)
 _T = TypeVar("_T")
 
 
@@ -98,7 +100,29 @@ class BulkInsert:
         if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
             self._copy(conn, rows)
             return
+        if conn.dialect.name == "sqlite":
+            self._sqlite(conn, sql, rows)
+            return
         conn.exec_driver_sql(sql, list(rows))
+
+    def _sqlite(self, conn: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """SQLite: multi-row INSERTs of SQLITE_ROWS rows each, the rest by ``executemany``.
+
+        ``executemany`` steps the statement once per row, and Python's driver gives up the
+        GIL at every step: while the reader thread holds it, the writer waits for each row.
+        One statement of many rows is one step, the whole insert done without the GIL.
+        """
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        per = min(SQLITE_ROWS, raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(self.columns))
+        whole = len(rows) - len(rows) % per if per > 1 else 0
+        if whole:
+            head, values = sql.split(" VALUES ")
+            many = f"{head} VALUES {', '.join([values] * per)}"
+            for start in range(0, whole, per):
+                conn.exec_driver_sql(many, tuple(value for row in rows[start : start + per] for value in row))
+        if whole < len(rows):
+            conn.exec_driver_sql(sql, list(rows[whole:]))
 
     def _copy(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         """PostgreSQL: ``COPY ... FROM STDIN`` on the connection's own transaction.

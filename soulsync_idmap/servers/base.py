@@ -161,6 +161,8 @@ def clean_text(value: str) -> str:
     database can encode) replaced by U+FFFD."""
     if "\x00" in value:
         value = value.replace("\x00", "")
+    if value.isascii():  # most names: no surrogate possible, no encoding needed to tell
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:  # pairs are joined, a lone half becomes one U+FFFD

@@ -87,27 +87,39 @@ class Intake:
         fixed = self._name(item, native, name)
         if fixed is None:
             return None
-        changes: dict[str, Any] = {"native_id": native, "name" if isinstance(item, ServerArtist) else "title": fixed}
+        # Only what differs is replaced: most items need no repair, and copying a frozen
+        # dataclass cost more than reading the line it came from.
+        changes: dict[str, Any] = {}
+        if native != item.native_id:
+            changes["native_id"] = native
+        if fixed != name:
+            changes["name" if isinstance(item, ServerArtist) else "title"] = fixed
         for field in _TEXTS:
             value = getattr(item, field, None)
             if isinstance(value, str):
-                changes[field] = self._text(native, value, None if field == "path" else NAME_LIMIT) or None
+                text = self._text(native, value, None if field == "path" else NAME_LIMIT) or None
+                if text != value:
+                    changes[field] = text
         for field in _PARENTS:
             value = getattr(item, field, None)
             if isinstance(value, str):
                 parent = clean_text(value).strip()
-                changes[field] = parent if 0 < len(parent) <= NATIVE_ID_LIMIT else None
+                kept = parent if 0 < len(parent) <= NATIVE_ID_LIMIT else None
+                if kept != value:
+                    changes[field] = kept
         for field, limit in _LIMITS.items():
             value = getattr(item, field, None)
             if isinstance(value, str):
                 cleaned = clean_text(value).strip()
-                changes[field] = cleaned if 0 < len(cleaned) <= limit else None
+                kept = cleaned if 0 < len(cleaned) <= limit else None
+                if kept != value:
+                    changes[field] = kept
         for field, (low, high) in _RANGES.items():
             value = getattr(item, field, None)
             if value is not None and not (isinstance(value, int) and low <= value <= high):
                 self._note(f"{field} out of range", native, value)
                 changes[field] = None
-        return replace(item, **changes)
+        return replace(item, **changes) if changes else item
 
     def _name(self, item: ServerItem, native: str, name: str) -> str | None:
         cleaned = self._text(native, name)

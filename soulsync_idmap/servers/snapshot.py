@@ -29,7 +29,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -249,13 +249,15 @@ def read_snapshot(
     kinds: frozenset[str] | None = None,
     names: tuple[dict[str, str], dict[str, str]] | None = None,
     skipped: list[Skipped] | None = None,
+    counts: dict[str, int] | None = None,
 ) -> Iterator[ServerItem]:
     """Stream the items of a snapshot file, validating each line.
 
     With ``kinds``, lines that plainly name another kind are skipped unparsed (they are
     validated when their own kind is read); anything unclear is parsed and checked.
     ``names`` (artist and album names by id) fill in the parent names of items that give
-    only the parent's id. ``skipped``: see the module's policy.
+    only the parent's id. ``skipped``: see the module's policy. ``counts`` (with ``kinds``):
+    the lines that plainly name each kind are counted there, read or not.
     """
     reader = _LineReader(str(path), names, skipped)
     with _open(path) as handle:
@@ -266,8 +268,11 @@ def read_snapshot(
                 raise SnapshotError("not valid UTF-8", path=str(path), line=lineno) from None
             if kinds is not None:
                 sniff = _KIND_SNIFF.search(raw)
-                if sniff is not None and sniff.group(1) not in kinds:
-                    continue
+                if sniff is not None:
+                    if counts is not None:
+                        counts[sniff.group(1)] += 1
+                    if sniff.group(1) not in kinds:
+                        continue
             item = reader.parse(raw, lineno)
             if item is not None:
                 yield item
@@ -312,14 +317,28 @@ def write_snapshot(path: str | os.PathLike[str], items: Iterable[ServerItem]) ->
     return count
 
 
+@dataclass
+class _Parents:
+    """A full read's one pass over the parents: artists and albums parsed (a twelfth of a
+    library, kept), what was skipped of them, and every kind's line count (for progress)."""
+
+    key: tuple[int, int]  # the file's (mtime, size) when read
+    artists: list[ServerArtist]
+    albums: list[ServerAlbum]  # parent names as their lines gave them (filled in when yielded)
+    skipped: list[Skipped]
+    counts: dict[str, int]
+
+
 class SnapshotServer(MediaServer):
     """A snapshot file read as if it were a media server.
 
     Track and album items get their parents' names filled in from the same file, so the
     sync engine sees the same shape as from a real server. A full read passes over the
-    file once for the parents' names and once per kind; an incremental read parses every
-    line once, keeps the changed items (few) and every id, and yields the changed items
-    parents first. A file not modified since the watermark is not read at all.
+    file twice: once for the parents (kept: they are few, and their names are needed
+    before any album or track is yielded) and the lines of each kind, once for the tracks.
+    An incremental read parses every line once, keeps the changed items (few) and every
+    id, and yields the changed items parents first. A file not modified since the
+    watermark is not read at all.
     """
 
     kind = "snapshot"
@@ -330,46 +349,53 @@ class SnapshotServer(MediaServer):
         self.skipped: list[Skipped] = []
         self._names: tuple[dict[str, str], dict[str, str]] | None = None
         self._ids: tuple[tuple[int, int], dict[str, list[str]]] | None = None  # (file key, ids per kind)
-        self._counts: tuple[tuple[int, int], dict[str, int]] | None = None
+        self._parents: _Parents | None = None
 
     def instance_id(self) -> str:
         return "snapshot:" + hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:16]
 
-    def _parent_names(self) -> tuple[dict[str, str], dict[str, str]]:
-        """Artist and album names by native id, from one pass over the parents' lines."""
-        if self._names is None:
-            artists: dict[str, str] = {}
-            albums: dict[str, str] = {}
-            for item in read_snapshot(self.path, frozenset({"artist", "album"}), skipped=[]):
+    def _read_parents(self) -> _Parents:
+        """The parents' pass (again when the file changed since): artists and albums, their names, line counts."""
+        key = self._file_key()
+        if self._parents is None or self._parents.key != key:
+            artists: list[ServerArtist] = []
+            albums: list[ServerAlbum] = []
+            skipped: list[Skipped] = []
+            counts: dict[str, int] = dict.fromkeys(KINDS, 0)
+            for item in read_snapshot(self.path, frozenset({"artist", "album"}), skipped=skipped, counts=counts):
                 if isinstance(item, ServerArtist):
-                    artists[item.native_id] = item.name
+                    artists.append(item)
                 elif isinstance(item, ServerAlbum):
-                    albums[item.native_id] = item.title
-            self._names = (artists, albums)
+                    albums.append(item)
+            self._parents = _Parents(key, artists, albums, skipped, counts)
+            self._names = ({a.native_id: a.name for a in artists}, {a.native_id: a.title for a in albums})
+        return self._parents
+
+    def _parent_names(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Artist and album names by native id (from the parents' pass, or an incremental's)."""
+        if self._names is None:
+            self._read_parents()
+        assert self._names is not None
         return self._names
 
     def iter_artists(self) -> Iterator[ServerArtist]:
-        return only(read_snapshot(self.path, frozenset({"artist"}), skipped=self.skipped), ServerArtist)
+        parents = self._read_parents()
+        self.skipped.extend(s for s in parents.skipped if s.kind == "artist")
+        return iter(parents.artists)
 
     def iter_albums(self) -> Iterator[ServerAlbum]:
-        names = self._parent_names()
-        return only(read_snapshot(self.path, frozenset({"album"}), names, self.skipped), ServerAlbum)
+        parents = self._read_parents()
+        self.skipped.extend(s for s in parents.skipped if s.kind == "album")
+        artists, albums = self._parent_names()
+        return only((_with_parent_names(album, artists, albums) for album in parents.albums), ServerAlbum)
 
     def iter_tracks(self) -> Iterator[ServerTrack]:
         names = self._parent_names()
         return only(read_snapshot(self.path, frozenset({"track"}), names, self.skipped), ServerTrack)
 
     def total(self, kind: EntityKind) -> int | None:
-        """Lines of the kind, counted without parsing them (progress only)."""
-        if self._counts is None or self._counts[0] != self._file_key():
-            counts: dict[str, int] = dict.fromkeys(KINDS, 0)
-            with _open(self.path) as handle:
-                for data in handle:
-                    sniff = _KIND_SNIFF.search(data.decode("utf-8", "replace"))
-                    if sniff is not None:
-                        counts[sniff.group(1)] += 1
-            self._counts = (self._file_key(), counts)
-        return self._counts[1][kind]
+        """Lines of the kind, counted by the parents' pass (which a full read makes anyway; progress only)."""
+        return self._read_parents().counts[kind]
 
     def unchanged_since(self, watermark: datetime) -> bool:
         """True when the file was not modified after ``watermark``: nothing changed or left."""

@@ -78,13 +78,12 @@ _RECORD_FROM_ROW = {
     kind: (cls, operator.itemgetter(*(ROW_COLUMNS[kind].index(c) for c in _record_columns(kind))))
     for kind, cls in _RECORDS.items()
 }
+# From an item: every field by position; the path's position (its value is the mapped path, given apart).
 _RECORD_FROM_ITEM = {
-    kind: (cls, tuple(c for c in _record_columns(kind) if c != "path"),
-           operator.attrgetter(*(c for c in _record_columns(kind) if c != "path")))
+    kind: (cls, operator.attrgetter(*_record_columns(kind)),
+           _record_columns(kind).index("path") if "path" in _record_columns(kind) else None)
     for kind, cls in _RECORDS.items()
 }  # fmt: skip
-_RECORD_NAMES = {kind: {c: f.name for c, f in zip(_record_columns(kind), dataclasses.fields(cls), strict=True)}
-                 for kind, cls in _RECORDS.items()}  # fmt: skip
 LINK_FIELDS = ("name", "parent_native_id", "path", "path_tail", "guid")
 
 
@@ -121,12 +120,11 @@ def mapped_path(item: ServerItem, path_map: tuple[tuple[str, str], ...]) -> str 
 
 def item_record(item: ServerItem, path: str | None) -> ArtistRecord | AlbumRecord | TrackRecord:
     """The matching record of an incoming item (``path``: its mapped path)."""
-    cls, columns, values = _RECORD_FROM_ITEM[item.kind]
-    names = _RECORD_NAMES[item.kind]
-    fields = {names[c]: v for c, v in zip(columns, values(item), strict=True)}
-    if cls is TrackRecord:
-        fields["path"] = path
-    return cls(**fields)
+    cls, values, at = _RECORD_FROM_ITEM[item.kind]
+    fields = values(item)
+    if at is not None and fields[at] is not path:
+        fields = (*fields[:at], path, *fields[at + 1 :])
+    return cls(*fields)
 
 
 def row_record(kind: str, row: Sequence[Any]) -> ArtistRecord | AlbumRecord | TrackRecord:
