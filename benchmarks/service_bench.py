@@ -22,12 +22,14 @@ import subprocess
 import sys
 import threading
 import time
+import uuid as uuidlib
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.run import BENCH, Table, idmap, pg_database  # noqa: E402
+from benchmarks.run import _PROBE, BENCH, PG_ADMIN, Table  # noqa: E402
 from soulsync_idmap.demo.fake_plex import NotifyingPlex  # noqa: E402
 from tests.support.gen_library import generate  # noqa: E402
 
@@ -57,6 +59,36 @@ class Client:
     def close(self) -> None:
         self.file.close()
         self.sock.close()
+
+
+def idmap(env: dict[str, str], *args: str) -> str:
+    """Run the CLI (untimed); returns stdout."""
+    proc = subprocess.run([sys.executable, "-m", "soulsync_idmap.cli", *args], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"idmap {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def pg_database() -> tuple[str, Callable[[], None]] | None:
+    """A new, empty PostgreSQL database and the function dropping it; None (said why) without a server."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"idmap_serve_bench_{uuidlib.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        print(f"PostgreSQL column skipped: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return None
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False), drop
 
 
 def sample_uuids(db_url: str, count: int) -> list[str]:
@@ -172,9 +204,9 @@ def bench_backend(backend: str, db_url: str, lib: Path, table: Table, args: argp
     idmap(env, "sync", "base")
     table.add(f"setup: full sync of {args.tracks:,} tracks", "", backend, f"{time.perf_counter() - start:.1f} s")
 
-    probe = f"from benchmarks.run import resolve_bench; print(*resolve_bench({db_url!r}))"
-    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
-    many, again, p99 = (float(v) for v in out.stdout.split())
+    out = subprocess.run([sys.executable, "-c", _PROBE, db_url, "base"], env=env, capture_output=True, text=True,
+                         check=True, cwd=ROOT)  # fmt: skip
+    _count, many, again, p99 = (float(v) for v in out.stdout.split())
     table.add("IdMap.resolve_many, 100,000 UUIDs", "<= 0.5 s", backend, f"{many:.3f} s / {again:.3f} s",
               max(many, again) <= 0.5)  # fmt: skip
     table.add("IdMap.resolve, p99 of 2,000", "<= 1 ms", backend, f"{p99 * 1000:.2f} ms", p99 <= 0.001)
@@ -250,7 +282,7 @@ def main() -> None:
             finally:
                 drop()
     print(f"\nidmap serve benchmarks, {args.tracks:,} tracks, {os.cpu_count()} cores\n")
-    table.print(backends)
+    print(table.render(backends))
 
 
 if __name__ == "__main__":
