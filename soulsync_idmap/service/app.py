@@ -165,8 +165,7 @@ def _translation_routes(api: APIRouter, service: Service) -> None:
     @api.get("/lookup/{server}/{native_id:path}")
     async def lookup(server: str, native_id: str) -> Response:
         _name, server_id = service.server_id(server)
-        with service.reader.connect() as conn:
-            found = translate.lookup_kind(conn, server_id, native_id)
+        found = translate.lookup_kind(service.points, server_id, native_id)
         if found is None:
             raise ApiError(404, "unknown_native_id", f"{server}: no item with native id {native_id!r}")
         return _json({"uuid": found[0], "kind": found[1]})
@@ -175,13 +174,12 @@ def _translation_routes(api: APIRouter, service: Service) -> None:
     async def translate_id(server: str, native_id: str, to: str | None = None) -> Response:
         _name, server_id = service.server_id(server)
         target, target_id = service.server_id(to)
-        with service.reader.connect() as conn:
-            uuid = translate.lookup(conn, server_id, native_id)
-            if uuid is None:
-                raise ApiError(404, "unknown_native_id", f"{server}: no item with native id {native_id!r}")
-            native = translate.resolve_one(conn, target_id, uuid)
-            if native is None:
-                raise ApiError(404, "not_on_server", f"{server} {native_id} ({uuid}) has no live item on {target}")
+        uuid = translate.lookup(service.points, server_id, native_id)
+        if uuid is None:
+            raise ApiError(404, "unknown_native_id", f"{server}: no item with native id {native_id!r}")
+        native = translate.resolve_one(service.points, target_id, uuid)
+        if native is None:
+            raise ApiError(404, "not_on_server", f"{server} {native_id} ({uuid}) has no live item on {target}")
         return _json({"native_id": native, "uuid": uuid, "server": target})
 
     @api.get("/entities/{uuid}")
@@ -207,9 +205,9 @@ def resolve_answer(service: Service, uuid: str, server: str | None) -> tuple[int
     try:
         key = _uuid(uuid)
         name, server_id = service.server_id(server)
-        with service.reader.connect() as conn:
-            native = translate.resolve_one(conn, server_id, key)
-            if native is None:
+        native = translate.resolve_one(service.points, server_id, key)
+        if native is None:
+            with service.reader.connect() as conn:
                 _missing(conn, key, name)
     except ApiError as exc:
         return exc.status, _dumps({"error": {"code": exc.code, "message": exc.message}})

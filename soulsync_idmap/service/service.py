@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from ..config import Config
 from ..mapping.db import reader
 from ..mapping.store import Store
+from ..mapping.translate import PointReader
 from .keys import api_key
 from .runner import SyncRunner
 from .triggers import Debouncer, Scheduler, Watches, parse_duration
@@ -47,6 +48,7 @@ class Service:
     def __init__(self, store: Store, config: Config, *, live: bool = True) -> None:
         self.store = store
         self.reader = reader(store.engine)  # point queries: autocommit on PostgreSQL
+        self.points = PointReader(self.reader)  # the event loop's point queries, on a kept connection
         self.config = config
         self.key = api_key(config)
         self.live = live
@@ -79,6 +81,7 @@ class Service:
             self.scheduler.stop()
         self.debouncer.stop()
         self.runner.stop()
+        self.points.close()
 
     def _triggered(self, server: str, reason: str) -> None:
         self.runner.submit([server], full=False, reason=reason)
