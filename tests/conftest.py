@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import settings
 from sqlalchemy import Engine
 
 from soulsync_idmap.cli import cli
@@ -16,6 +17,11 @@ from soulsync_idmap.mapping.store import Store
 
 BACKEND = os.environ.get("IDMAP_TEST_BACKEND", "sqlite")
 PG_ADMIN = os.environ.get("IDMAP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+# Property tests assert what is computed, never how fast: the suite runs in more processes
+# than the machine has cores, where a 200 ms per-example deadline would fail on a busy moment.
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 
 def pytest_report_header() -> str:
