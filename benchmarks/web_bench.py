@@ -28,7 +28,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.run import BENCH, Table, idmap, pg_database  # noqa: E402
+from benchmarks.run import BENCH, Table  # noqa: E402
+from benchmarks.service_bench import idmap, pg_database  # noqa: E402
 from tests.support.gen_library import generate  # noqa: E402
 
 TARGET = 0.200
@@ -148,7 +149,7 @@ def main() -> None:
                 drop()
     print(f"\nidmap serve web pages, {args.tracks:,} tracks, {args.proposals:,} pending proposals, "
           f"{os.cpu_count()} cores\n")  # fmt: skip
-    table.print(backends)
+    print(table.render(backends))
 
 
 if __name__ == "__main__":
