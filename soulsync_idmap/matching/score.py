@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import NamedTuple
 
 from rapidfuzz import fuzz
@@ -266,9 +267,11 @@ def _too_weak(components: dict[str, float | None], equal_heads: bool) -> bool:
     """
     if (components["title"] or 0.0) < TITLE_FLOOR:
         return True
-    if any(v < floor for k, floor in FIELD_FLOORS.items() if (v := components[k]) is not None):
-        return True
-    present = sum(v is not None for v in components.values())
+    for key, floor in FIELD_FLOORS.items():
+        value = components[key]
+        if value is not None and value < floor:
+            return True
+    present = len(components) - list(components.values()).count(None)
     return present + (equal_heads and components["artist"] is None) < 3
 
 
@@ -316,9 +319,19 @@ _BRACKETED = re.compile(r"[\(\[\{][^\)\]\}]*[\)\]\}]")
 def _album_similarity(a: str | None, b: str | None) -> float | None:
     if not a or not b:
         return None
-    if not fold(_BRACKETED.sub(" ", a)) or not fold(_BRACKETED.sub(" ", b)):
+    base_a, base_b = _album_base(a), _album_base(b)
+    if base_a is None or base_b is None:
         return None  # "(2001)", "[unknown]": no album name
-    return text_similarity(split_title(a).base, split_title(b).base)
+    return text_similarity(base_a, base_b)
+
+
+@lru_cache(maxsize=100_000)
+def _album_base(album: str) -> str | None:
+    """An album title's base for comparing (None when brackets are all it holds): a dozen
+    tracks of an album, on both sides of each pair, ask for the same few titles."""
+    if not fold(_BRACKETED.sub(" ", album)):
+        return None
+    return split_title(album).base
 
 
 def pick_best(scores: Sequence[MatchScore], thresholds: Thresholds | None = None) -> tuple[int, Verdict] | None:

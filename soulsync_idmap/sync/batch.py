@@ -32,6 +32,7 @@ from ..matching import (
 )
 from ..servers.base import ServerAlbum, ServerItem, ServerTrack
 from .candidates import STAGES, Incoming, Record, find_candidates
+from .parents import ParentLinks
 from .rows import (
     ENTITY_FIELDS,
     LINK_FIELDS,
@@ -160,6 +161,7 @@ class BatchWriter:
     released: dict[str, str] = field(default_factory=dict)
     # (conn, kind, native ids) -> whether any were asked for: fetches parents with no link and writes them
     link_parents: Callable[[Connection, str, list[str]], bool] | None = None
+    parent_links: ParentLinks | None = None  # the run's parents by native id (shared by its writers)
 
     def write(self, conn: Connection, items: Sequence[Prepared], now: datetime) -> None:
         """Write one batch in the caller's transaction."""
@@ -266,14 +268,19 @@ class BatchWriter:
             found.update({n: u for n, u in conn.execute(query)})
         return found
 
+    def _parent_uuids(self, conn: Connection, kind: str, native_ids: set[str]) -> dict[str, str]:
+        if self.parent_links is None:
+            return self._native_to_uuid(conn, kind, native_ids)
+        return self.parent_links.uuids(conn, kind, native_ids, lambda asked: self._native_to_uuid(conn, kind, asked))
+
     def resolved_parents(self, conn: Connection, items: list[ServerItem]) -> dict[str, dict[str, str | None]]:
         """Resolved parent UUIDs of each item, by native id."""
         if self.kind == "artist":
             return {}
         artist_ids = {i.artist_id for i in items if isinstance(i, ServerAlbum | ServerTrack) and i.artist_id}
         album_ids = {i.album_id for i in items if isinstance(i, ServerTrack) and i.album_id}
-        artists = self._native_to_uuid(conn, "artist", artist_ids) if artist_ids else {}
-        albums = self._native_to_uuid(conn, "album", album_ids) if album_ids else {}
+        artists = self._parent_uuids(conn, "artist", artist_ids) if artist_ids else {}
+        albums = self._parent_uuids(conn, "album", album_ids) if album_ids else {}
         result: dict[str, dict[str, str | None]] = {}
         for item in items:
             if isinstance(item, ServerTrack):
@@ -353,6 +360,8 @@ class BatchWriter:
             )  # fmt: skip
         _ENTITY_INSERT[kind].execute(conn, entity_rows, converted=("created_at", "updated_at"))
         _LINK_INSERT.execute(conn, link_rows, converted=("first_seen", "last_seen", "gone_at"))
+        if self.parent_links is not None:
+            self.parent_links.remember(kind, ((r[2], r[3]) for r in link_rows))
         self.counts.linked += len(link_rows)
         # the change feed: a relink says which native id the UUID had here before
         record_changes(conn, (

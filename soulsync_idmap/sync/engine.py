@@ -37,6 +37,7 @@ from ..servers import KINDS, MediaServer, ServerItem, Skipped
 from .adapters import open_adapter
 from .batch import BatchWriter, Counts, prepare
 from .lock import SyncLock
+from .parents import ParentLinks
 from .reader import read_ahead
 
 __all__ = ["Progress", "SyncOptions", "SyncResult", "ingest", "sync_server", "sync_servers"]
@@ -125,6 +126,7 @@ class _Run:
         self.skipped: list[Skipped] = []
         self.adapter: MediaServer | None = None  # set by full/incremental (an import has none)
         self.asked: set[tuple[str, str]] = set()  # parents fetched by id in this run
+        self.parent_links = ParentLinks()  # this server's artists and albums by native id, as the run met them
         self.token: str | None = None  # the server's change counter as the run began
         # Per kind: entities whose live link here is disappearing in this run, by UUID, with
         # that link's native id (see BatchWriter.released).
@@ -142,6 +144,7 @@ class _Run:
                 written=set() if self.first else None,
                 released=self.released[kind],
                 link_parents=self._link_parents if self.adapter is not None else None,
+                parent_links=self.parent_links,
             )
         return self.writers[kind]
 

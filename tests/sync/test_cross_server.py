@@ -6,9 +6,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import select
+
 from soulsync_idmap import IdMap
 from soulsync_idmap.config import Config
-from soulsync_idmap.mapping.store import Store
+from soulsync_idmap.mapping.merge import merge
+from soulsync_idmap.mapping.store import Store, table
 from soulsync_idmap.sync import SyncOptions, sync_server
 from tests.conftest import Invoke, write_jsonl
 from tests.support.gen_library import generate
@@ -215,3 +218,32 @@ def test_one_server_never_holds_an_entity_twice_across_batches_of_its_first_sync
     with IdMap.open(store.url) as api:
         assert api.lookup("b", "b1") == api.lookup("a", "a1")
         assert api.lookup("b", "b2") not in (None, api.lookup("a", "a1"))
+
+
+def test_a_merge_made_while_a_sync_runs_is_seen_by_its_next_batches(store: Store, tmp_path: Path) -> None:
+    # The run keeps its parents' UUIDs; a merge (from idmap serve, between two batches) moves
+    # an album's link to the survivor, and the tracks written after it must name the survivor.
+    tracks = [{"kind": "track", "id": f"t{i}", "name": f"Song {i}", "album_id": "al1", "artist_id": "ar1",
+               "track_number": i} for i in range(1, 7)]  # fmt: skip
+    library = write_jsonl(tmp_path / "home.jsonl", [
+        {"kind": "artist", "id": "ar1", "name": "Radiohead"},
+        {"kind": "album", "id": "al1", "name": "OK Computer", "artist_id": "ar1"},
+        {"kind": "album", "id": "al2", "name": "Kid A", "artist_id": "ar1"},
+        *tracks,
+    ])  # fmt: skip
+    store.add_server("home", "snapshot", str(library), {})
+    merged: list[str] = []
+
+    def merge_after_the_first_tracks(server: str, phase: str, done: int, total: int | None = None) -> None:
+        if phase == "tracks" and not merged:
+            with IdMap.open(store.url) as api:
+                ok, kid_a = api.lookup("home", "al1", kind="album"), api.lookup("home", "al2", kind="album")
+            assert ok is not None and kid_a is not None
+            merge(store, ok, kid_a, keep=kid_a)
+            merged.append(kid_a)
+
+    sync_server(store, "home", Config(tmp_path / "c.json"), SyncOptions(batch_size=2), merge_after_the_first_tracks)
+    track = table("track")
+    with store.engine.connect() as conn:
+        albums = set(conn.execute(select(track.c.album_uuid)).scalars())
+    assert merged and albums == {merged[0]}
