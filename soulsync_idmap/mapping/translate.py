@@ -1,8 +1,9 @@
 """UUID <-> native id translation, following redirects.
 
-Every function takes a Connection and issues a fixed number of statements per chunk
-of input, never one per item. Redirect chains are kept one hop long by the merge code,
-so following a redirect is one lookup.
+Every function issues a fixed number of statements per chunk of input, never one per
+item. The batch functions take a Connection; the point lookups (one UUID, one native id)
+take a Connection or a PointReader, which keeps a connection open for them. Redirect
+chains are kept one hop long by the merge code, so following a redirect is one lookup.
 """
 
 from __future__ import annotations
