@@ -98,6 +98,22 @@ def test_a_full_read_gives_parents_first_with_their_names(tmp_path: Path) -> Non
     assert [a.native_id for a in server.iter_albums()] == ["al1", "al2", "al3", "al4"]  # again: from the file
 
 
+def test_a_full_read_counts_each_kind_and_reads_a_changed_file_again(tmp_path: Path) -> None:
+    path = tmp_path / "lib.jsonl"
+    radiohead = {"kind": "artist", "id": "ar1", "name": "Radiohead"}
+    server = _server(path, [
+        radiohead,
+        {"kind": "album", "id": "al1", "name": "OK Computer", "artist_id": "ar1"},
+        {"kind": "track", "id": "t1", "name": "Airbag", "album_id": "al1"},
+        {"kind": "track", "id": "t2", "name": "Let Down", "album_id": "al1"},
+    ])  # fmt: skip
+    assert [server.total(kind) for kind in ("artist", "album", "track")] == [1, 1, 2]  # progress totals
+    assert [a.native_id for a in server.iter_artists()] == ["ar1"]
+    _server(path, [radiohead, {"kind": "artist", "id": "ar2", "name": "Portishead"}])
+    assert [a.native_id for a in server.iter_artists()] == ["ar1", "ar2"]
+    assert (server.total("artist"), server.total("track")) == (2, 0)
+
+
 def test_a_full_read_reports_a_bad_byte_at_its_line(tmp_path: Path) -> None:
     lines = [f'{{"kind":"artist","id":"a{i}","name":"Artist {i}"}}'.encode() for i in range(40)]
     lines[30] = b'{"kind":"artist","id":"x","name":"\xff"}'
